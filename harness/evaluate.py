@@ -1,0 +1,106 @@
+"""Evaluate a model on a track's tasks: generate, grade with the task's own grader, aggregate.
+
+Metrics per task: avg@k (mean correctness over all samples), pass@k (unbiased estimator of
+Chen et al. 2021 with n = k samples), mean completion length, and the share of samples cut by the
+length limit. The headline score is 100 x avg@k.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import comb
+from typing import Any
+
+from rich.progress import Progress
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from harness.config import EvalConfig
+from harness.generation import SamplingConfig, generate
+from harness.tasks import Example, Task
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from n samples of which c are correct: 1 - C(n-c, k) / C(n, k)."""
+    if k > n:
+        raise ValueError(f"pass@{k} needs at least {k} samples, got {n}")
+    if n - c < k:
+        return 1.0
+    return 1.0 - comb(n - c, k) / comb(n, k)
+
+
+@dataclass
+class TaskResult:
+    name: str
+    role: str
+    metrics: dict[str, Any]
+    samples: list[dict[str, Any]]
+
+
+def evaluate_task(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    task: Task,
+    items: list[Example],
+    role: str,
+    cfg: EvalConfig,
+    progress: Progress | None = None,
+) -> TaskResult:
+    sampling = SamplingConfig(
+        k=cfg.k,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        max_new_tokens=cfg.max_new_tokens,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+    )
+    completions = generate(model, tokenizer, [ex.prompt for ex in items], sampling, progress, f"eval {task.name}")
+    samples, item_scores, passes = [], [], []
+    lengths, truncated = [], 0
+    for i, (ex, comps) in enumerate(zip(items, completions, strict=True)):
+        correct = 0
+        for j, comp in enumerate(comps):
+            grade = task.grade(comp.text, ex)
+            correct += grade.correct
+            lengths.append(comp.length)
+            truncated += comp.finish_reason == "length"
+            samples.append(
+                {
+                    "item": i,
+                    "sample": j,
+                    "prompt": ex.prompt,
+                    "reference": ex.answer,
+                    "completion": comp.text,
+                    "extracted": grade.extracted,
+                    "correct": grade.correct,
+                    "length": comp.length,
+                    "finish_reason": comp.finish_reason,
+                }
+            )
+        item_scores.append(correct / len(comps))
+        passes.append(pass_at_k(len(comps), correct, cfg.k))
+    n_samples = len(lengths)
+    avg = sum(item_scores) / len(item_scores)
+    metrics = {
+        "role": role,
+        "score": round(100 * avg, 4),
+        "metric": f"avg@{cfg.k}",
+        "n": len(items),
+        "k": cfg.k,
+        "avg@k": avg,
+        "pass@k": sum(passes) / len(passes),
+        "mean_length": sum(lengths) / n_samples,
+        "truncated": truncated / n_samples,
+        "extraction_failures": sum(s["extracted"] is None for s in samples) / n_samples,
+        "task_version": task.config.version,
+        "item_scores": item_scores,
+    }
+    return TaskResult(task.name, role, metrics, samples)
+
+
+def summarize(results: list[TaskResult]) -> dict[str, float | None]:
+    """Domain and general scores: the mean of the task scores of each role (0-100)."""
+    out: dict[str, float | None] = {}
+    for role in ("domain", "general"):
+        scores = [r.metrics["score"] for r in results if r.role == role]
+        out[role] = round(sum(scores) / len(scores), 4) if scores else None
+    return out

@@ -1,0 +1,98 @@
+"""Batched generation with the KV cache through transformers' `generate`.
+
+Prompts are rendered with the tokenizer's chat template, left-padded, and decoded up to the end
+token. Greedy when temperature is 0; otherwise sampling with top_k disabled (transformers would
+silently use 50) unless the caller asks for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from rich.progress import Progress
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    k: int = 1
+    temperature: float = 0.0
+    top_p: float = 1.0
+    top_k: int = 0
+    max_new_tokens: int = 48
+    batch_size: int = 256
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    length: int
+    """Generated tokens, the end token excluded."""
+    finish_reason: str
+    """"eos" or "length" (stopped by max_new_tokens)."""
+
+
+def render_prompts(tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str]) -> list[str]:
+    return [
+        tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+        for p in prompts
+    ]
+
+
+@torch.inference_mode()
+def generate(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str],
+    sampling: SamplingConfig,
+    progress: Progress | None = None,
+    description: str = "generating",
+) -> list[list[Completion]]:
+    """k completions per prompt, in prompt order."""
+    was_training = model.training
+    model.eval()
+    texts = render_prompts(tokenizer, prompts)
+    eos_id = tokenizer.eos_token_id
+    greedy = sampling.temperature == 0
+    gen_kwargs = dict(
+        max_new_tokens=sampling.max_new_tokens,
+        do_sample=not greedy,
+        num_return_sequences=sampling.k,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=eos_id,
+    )
+    if not greedy:
+        gen_kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k or None)
+    else:
+        gen_kwargs.update(temperature=None, top_p=None, top_k=None)
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(sampling.seed)
+    per_batch = max(1, sampling.batch_size // sampling.k)
+    out: list[list[Completion]] = []
+    task_id = progress.add_task(description, total=len(texts)) if progress else None
+    try:
+        for start in range(0, len(texts), per_batch):
+            chunk = texts[start : start + per_batch]
+            enc = tokenizer(chunk, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)
+            enc = {k: v.to(model.device) for k, v in enc.items()}
+            seqs = model.generate(**enc, **gen_kwargs)
+            new = seqs[:, enc["input_ids"].shape[1] :].tolist()
+            for i in range(len(chunk)):
+                out.append([_completion(tokenizer, new[i * sampling.k + j], eos_id) for j in range(sampling.k)])
+            if progress is not None:
+                progress.advance(task_id, len(chunk))
+    finally:
+        torch.random.set_rng_state(generator_state)
+        model.train(was_training)
+    return out
+
+
+def _completion(tokenizer: PreTrainedTokenizerBase, ids: list[int], eos_id: int) -> Completion:
+    if eos_id in ids:
+        cut = ids.index(eos_id)
+        return Completion(tokenizer.decode(ids[:cut], skip_special_tokens=True), cut, "eos")
+    ids = [t for t in ids if t != tokenizer.pad_token_id]
+    return Completion(tokenizer.decode(ids, skip_special_tokens=True), len(ids), "length")

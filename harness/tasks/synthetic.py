@@ -1,0 +1,163 @@
+"""Seeded generators of the synthetic skills the tiny tracks train and evaluate on.
+
+Every completion has the shape `[chain of thought]=ANSWER`: the final answer is whatever follows
+the last "=". Generators take a `random.Random` and keyword parameters from the task YAML, and
+return one `Example`; `harness.tasks.task.Task` turns them into fixed train/test splits.
+
+Digits of numbers are written least-significant first where carries matter (addition,
+multiplication): a left-to-right decoder can then produce each digit from what it has already
+written, as in the parity-with-rare-CoT research this track mirrors.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from harness.registry import Registry
+
+
+@dataclass(frozen=True)
+class Example:
+    """One synthetic problem: the user message, the gold assistant message, the final answer."""
+
+    prompt: str
+    completion: str
+    answer: str
+    chain: tuple[str, ...] = ()  # gold intermediate steps, for process rewards; empty when none
+
+
+Generator = Callable[..., Example]
+GENERATORS: Registry[Generator] = Registry("generator")
+
+
+def final_answer(completion: str) -> str | None:
+    """The text after the last '=', stripped; None when the completion has no '='."""
+    if "=" not in completion:
+        return None
+    return completion.rsplit("=", 1)[1].strip()
+
+
+def chain_steps(completion: str) -> str:
+    """The chain of thought: everything before the last '='."""
+    return completion.rsplit("=", 1)[0] if "=" in completion else completion
+
+
+def _bits(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice("01") for _ in range(n))
+
+
+def _with_cot(rng: random.Random, cot_prob: float, cot: str, answer: str) -> str:
+    # Always draw the coin so the item stream does not depend on cot_prob.
+    long_form = rng.random() < cot_prob
+    return f"{cot}={answer}" if long_form else f"={answer}"
+
+
+@GENERATORS.register("parity")
+def parity(rng: random.Random, *, n_bits: int = 16, cot_prob: float = 0.05) -> Example:
+    """Parity of n bits; with probability cot_prob the target first spells the running XOR."""
+    bits = _bits(rng, n_bits)
+    running, acc = [], 0
+    for b in bits:
+        acc ^= int(b)
+        running.append(str(acc))
+    answer = running[-1]
+    cot = "".join(running)
+    return Example(f"parity {bits}", _with_cot(rng, cot_prob, cot, answer), answer, tuple(running))
+
+
+_PHI = {
+    "parity": lambda a, b: a ^ b,
+    "and": lambda a, b: a & b,
+    "or": lambda a, b: a | b,
+}
+
+
+@GENERATORS.register("ksparse")
+def ksparse(
+    rng: random.Random, *, d: int = 12, k: int = 6, phi: str = "parity", subset_seed: int = 0, cot_prob: float = 1.0
+) -> Example:
+    """A k-sparse Boolean function over d bits with a fixed secret subset B (chosen by subset_seed).
+
+    The chain is y1 = phi(x_i1, x_i2), y_j = phi(y_{j-1}, x_i(j+1)), and the answer is y_{k-1}.
+    """
+    if phi not in _PHI:
+        raise ValueError(f"phi must be one of {sorted(_PHI)}, got {phi!r}")
+    if not 2 <= k <= d:
+        raise ValueError(f"need 2 <= k <= d, got k={k}, d={d}")
+    subset = sorted(random.Random(subset_seed).sample(range(d), k))
+    bits = _bits(rng, d)
+    xs = [int(bits[i]) for i in subset]
+    ys = [_PHI[phi](xs[0], xs[1])]
+    for x in xs[2:]:
+        ys.append(_PHI[phi](ys[-1], x))
+    chain = tuple(str(y) for y in ys)
+    answer = chain[-1]
+    return Example(f"k{phi} {bits}", _with_cot(rng, cot_prob, "".join(chain), answer), answer, chain)
+
+
+def _rev(n: int) -> str:
+    return str(n)[::-1]
+
+
+def _number(rng: random.Random, digits: int) -> int:
+    return rng.randint(10 ** (digits - 1) if digits > 1 else 0, 10**digits - 1)
+
+
+@GENERATORS.register("multiplication")
+def multiplication(rng: random.Random, *, digits_a: int = 3, digits_b: int = 2, cot_prob: float = 0.05) -> Example:
+    """a*b with digits reversed; the trace lists the shifted partial products (reversed), then the product."""
+    a, b = _number(rng, digits_a), _number(rng, digits_b)
+    partials = [a * int(d) * 10**j for j, d in enumerate(str(b)[::-1])]
+    answer = _rev(a * b)
+    chain = tuple(_rev(p) for p in partials)
+    return Example(f"mul {_rev(a)}*{_rev(b)}", _with_cot(rng, cot_prob, "+".join(chain), answer), answer, chain)
+
+
+def _word(rng: random.Random, min_len: int, max_len: int, alphabet: str) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(rng.randint(min_len, max_len)))
+
+
+@GENERATORS.register("copy")
+def copy(rng: random.Random, *, min_len: int = 3, max_len: int = 8, alphabet: str = "abcdefgh") -> Example:
+    w = _word(rng, min_len, max_len, alphabet)
+    return Example(f"copy {w}", f"={w}", w)
+
+
+@GENERATORS.register("reverse")
+def reverse(rng: random.Random, *, min_len: int = 3, max_len: int = 8, alphabet: str = "abcdefgh") -> Example:
+    w = _word(rng, min_len, max_len, alphabet)
+    return Example(f"reverse {w}", f"={w[::-1]}", w[::-1])
+
+
+@GENERATORS.register("sort")
+def sort(rng: random.Random, *, min_len: int = 3, max_len: int = 8, alphabet: str = "abcdefgh") -> Example:
+    w = _word(rng, min_len, max_len, alphabet)
+    s = "".join(sorted(w))
+    return Example(f"sort {w}", f"={s}", s)
+
+
+@GENERATORS.register("addition")
+def addition(rng: random.Random, *, digits: int = 3) -> Example:
+    """a+b with operands and sum written least-significant digit first."""
+    a, b = _number(rng, digits), _number(rng, digits)
+    return Example(f"add {_rev(a)}+{_rev(b)}", f"={_rev(a + b)}", _rev(a + b))
+
+
+@GENERATORS.register("max")
+def maximum(rng: random.Random, *, digits: int = 3) -> Example:
+    """Comparison: the larger of two numbers."""
+    a, b = _number(rng, digits), _number(rng, digits)
+    return Example(f"max {a} {b}", f"={max(a, b)}", str(max(a, b)))
+
+
+@GENERATORS.register("modsum")
+def modsum(rng: random.Random, *, terms: int = 3, modulus: int = 10) -> Example:
+    """Sum of a few digits modulo m, with the running sums as the chain."""
+    xs = [rng.randrange(modulus) for _ in range(terms)]
+    running, acc = [], 0
+    for x in xs:
+        acc = (acc + x) % modulus
+        running.append(str(acc))
+    return Example(f"modsum {' '.join(map(str, xs))}", f"={running[-1]}", running[-1], tuple(running))

@@ -1,0 +1,68 @@
+"""A synthetic task: fixed, disjoint train and test splits from a seeded generator, and its grader.
+
+The same `grade` serves evaluation and (later) RL rewards, so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.config import TaskConfig, TaskRef, load_task_config
+from harness.grading import Grade
+from harness.tasks.synthetic import GENERATORS, Example, final_answer
+
+# Drawing fails this many times in a row only if the generator's space is (nearly) exhausted.
+_MAX_REJECTS = 10_000
+
+
+@dataclass(frozen=True)
+class Task:
+    config: TaskConfig
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def example(self, rng: random.Random) -> Example:
+        return GENERATORS.get(self.config.generator)(rng, **self.params)
+
+    def split(self, split: str, n: int, seed: int, exclude: frozenset[str] = frozenset()) -> list[Example]:
+        """n examples with distinct prompts, none of whose prompts is in `exclude`.
+
+        The stream depends only on (task name, split, seed), so the test items of a track are
+        the same for every run and every machine (str seeds hash with SHA-512, not PYTHONHASHSEED).
+        """
+        rng = random.Random(f"{self.name}:{split}:{seed}")
+        out: list[Example] = []
+        seen = set(exclude)
+        rejects = 0
+        while len(out) < n:
+            ex = self.example(rng)
+            if ex.prompt in seen:
+                rejects += 1
+                if rejects > _MAX_REJECTS:
+                    raise ValueError(
+                        f"task {self.name!r} with params {self.params} cannot produce {n} distinct "
+                        f"{split} prompts (got {len(out)}); lower the count or widen the parameters"
+                    )
+                continue
+            rejects = 0
+            seen.add(ex.prompt)
+            out.append(ex)
+        return out
+
+    def grade(self, completion: str, example: Example) -> Grade:
+        got = final_answer(completion)
+        return Grade(correct=got is not None and got == example.answer, extracted=got)
+
+
+def load_task(ref: TaskRef | str, extra_params: dict[str, Any] | None = None) -> Task:
+    """A task with its YAML defaults, then the track's overrides, then `extra_params`."""
+    ref = TaskRef(task=ref) if isinstance(ref, str) else ref
+    cfg = load_task_config(ref.task)
+    params = {**cfg.params, **ref.params, **(extra_params or {})}
+    GENERATORS.get(cfg.generator)  # fail early on an unknown generator
+    return Task(cfg, params)
