@@ -1,0 +1,65 @@
+"""Reading run directories (docs/runs.md) for the site and for compare: the I/O that scoring.py avoids."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+METRICS = "metrics.json"
+RUN_FILES = {"config": "config.json", "provenance": "provenance.json", "ledger": "ledger.json"}
+"""The files a run page shows, by the name the page uses."""
+
+
+def read_metrics(run_dir: Path) -> dict:
+    """One run's metrics.json plus "run_dir"; a clear error names the file that is not JSON."""
+    path = Path(run_dir) / METRICS
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from err
+    record["run_dir"] = str(Path(run_dir))
+    return record
+
+
+def seed_dirs(submission_dir: Path) -> list[Path]:
+    """The finished runs (those with metrics.json) of one submission directory, in path order."""
+    return sorted(p.parent for p in Path(submission_dir).glob(f"seed*/{METRICS}"))
+
+
+def load_records(runs_dir: Path) -> list[dict]:
+    """Every finished run under runs_dir/<track>/<submission>/seed*/; unfinished runs have no metrics.json."""
+    return [read_metrics(p.parent) for p in sorted(Path(runs_dir).glob(f"*/*/seed*/{METRICS}"))]
+
+
+def load_run_files(run_dir: Path) -> dict[str, object]:
+    """config, provenance and ledger of one run, parsed; a missing file is left out."""
+    found = {}
+    for name, file in RUN_FILES.items():
+        path = Path(run_dir) / file
+        if path.is_file():
+            found[name] = json.loads(path.read_text(encoding="utf-8"))
+    return found
+
+
+def load_samples(run_dir: Path, per_outcome: int = 20) -> dict[str, list[dict]]:
+    """Up to per_outcome correct and per_outcome wrong samples per task, in file order.
+
+    Streams each samples/<task>.jsonl and stops keeping lines once both quotas are full, so a
+    task with thousands of long completions costs one pass and little memory.
+    """
+    samples = {}
+    for path in sorted((Path(run_dir) / "samples").glob("*.jsonl")):
+        kept, counts = [], {True: 0, False: 0}
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                if not line.strip():
+                    continue
+                sample = json.loads(line)
+                outcome = bool(sample.get("correct"))
+                if counts[outcome] < per_outcome:
+                    counts[outcome] += 1
+                    kept.append(sample)
+                if min(counts.values()) >= per_outcome:
+                    break
+        samples[path.stem] = kept
+    return samples

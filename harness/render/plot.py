@@ -1,0 +1,78 @@
+"""The domain-vs-general scatter of one track, as an inline SVG string.
+
+Byte-identical across builds: a fixed hash salt for element ids, no date or creator metadata, a
+font that ships with matplotlib, glyphs drawn as paths. No untrusted text goes into the figure:
+points are labelled with their "#" number from the leaderboard table, never with a submission
+name, so the SVG needs no escaping beyond what matplotlib does for its own strings.
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+from matplotlib.figure import Figure
+
+from harness.scoring import Row, TrackTable
+
+RC = {
+    "svg.hashsalt": "ft-harness",
+    "svg.fonttype": "path",
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+COLOR, BASE_COLOR, FRONTIER_COLOR = "#3465a4", "#000000", "#cc0000"
+
+
+def _xy(row: Row) -> tuple[float, float]:
+    # A track without general (or domain) tasks still plots, on a flat line at 0.
+    return (row.domain.value if row.domain else 0.0, row.general.value if row.general else 0.0)
+
+
+def _errors(estimates, values) -> list[list[float]]:
+    return [[v - e.low if e else 0.0 for e, v in zip(estimates, values)],
+            [e.high - v if e else 0.0 for e, v in zip(estimates, values)]]
+
+
+def scatter_svg(track: TrackTable) -> str:
+    """Valid entries with 95% intervals on both axes, the base model as a star, the frontier as a step line.
+
+    Returns the <svg> element alone (no XML prolog), ready to inline in HTML.
+    """
+    numbered = [(number, row) for number, row in enumerate(track.rows, start=1) if row.valid]
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(6.4, 4.4))
+        ax = fig.add_subplot()
+        ax.set_xlabel("domain score (0-100)")
+        ax.set_ylabel("general score (0-100)")
+        ax.grid(True, color="#dddddd", linewidth=0.6)
+        if numbered:
+            rows = [row for _, row in numbered]
+            xs, ys = zip(*(_xy(row) for row in rows))
+            ax.errorbar(xs, ys, xerr=_errors([r.domain for r in rows], xs), yerr=_errors([r.general for r in rows], ys),
+                        fmt="none", ecolor="#9db4d6", elinewidth=0.8, capsize=2, zorder=1)
+            others = [(x, y) for (x, y), row in zip(zip(xs, ys), rows) if not row.is_base]
+            if others:
+                ax.scatter(*zip(*others), s=22, color=COLOR, zorder=3, label="entry (label = # in the table)")
+            base = [(x, y) for (x, y), row in zip(zip(xs, ys), rows) if row.is_base]
+            if base:
+                ax.scatter(*zip(*base), s=90, marker="*", color=BASE_COLOR, zorder=4, label="base model")
+            frontier = sorted(((x, y) for (x, y), row in zip(zip(xs, ys), rows) if row.frontier), reverse=True)
+            if frontier:
+                # Walk from the highest domain score down: general can only rise along the frontier.
+                fx, fy = zip(*frontier)
+                ax.step(fx, fy, where="post", color=FRONTIER_COLOR, linewidth=1, linestyle="--", zorder=2,
+                        label="Pareto frontier")
+            for (number, _), x, y in zip(numbered, xs, ys):
+                ax.annotate(str(number), (x, y), xytext=(4, 4), textcoords="offset points", fontsize=8, zorder=5)
+            ax.legend(loc="best", fontsize=8, frameon=False)
+        else:
+            ax.text(0.5, 0.5, "no valid entries", transform=ax.transAxes, ha="center", va="center")
+        fig.tight_layout()
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg"):]

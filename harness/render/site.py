@@ -1,0 +1,203 @@
+"""The static leaderboard site: scored rows -> HTML pages, inline SVG plots and table exports.
+
+One self-contained folder that opens from file:// (no CDN, no fetch, no external file; CSS and
+the sorting script are inline). Rebuilding from the same runs gives byte-identical files: the
+only clock reading is the generation note, pinned by `generated_at` or SOURCE_DATE_EPOCH.
+
+Layout of out_dir:
+    index.html                           tracks, the rank rule, leaderboard.json
+    track-<track>.html                   table, scatter, per-task table, invalid entries
+    track-<track>.<table>.{csv,json,md}  exports of that page's tables
+    tracks.{csv,json,md}                 export of the index table
+    leaderboard.json                     every scored row with all fields
+    runs/<track>/<submission>[/<point>]/seed<N>.html
+Names are slugged (runs.md: submission names are untrusted), with a hash when slugging changed them.
+Files from an earlier build that no longer correspond to a run are left in place.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jinja2
+import markupsafe
+
+from harness import __version__
+from harness.render import export, load, plot, tables
+from harness.scoring import RANK_RULE, Leaderboard, Row, RunSummary, TrackTable, entry_of, score_runs
+
+SamplesLoader = Callable[[str], Mapping[str, list[dict]]]
+RunFilesLoader = Callable[[str], Mapping[str, object]]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def slug(name: str) -> str:
+    """A file-name-safe form of an untrusted name; a hash suffix keeps distinct names distinct."""
+    safe = _UNSAFE.sub("-", name).strip("-.")[:48]
+    if safe == name:
+        return safe
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{safe}-{digest}" if safe else digest
+
+
+def track_page(track: str) -> str:
+    return f"track-{slug(track)}.html"
+
+
+def run_page(row: Row, run: RunSummary) -> str:
+    parts = ["runs", slug(row.track), slug(row.submission)]
+    if row.point is not None:
+        parts.append(slug(row.point))
+    return "/".join(parts + [f"seed{slug(str(run.seed))}.html"])
+
+
+def generation_note(n_runs: int, generated_at: str | None) -> str:
+    """The one line that may differ between builds; pin it with generated_at or SOURCE_DATE_EPOCH."""
+    if generated_at is None:
+        epoch = os.environ.get("SOURCE_DATE_EPOCH")
+        moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
+        generated_at = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"Built by ft-harness {__version__} from {n_runs} runs, {generated_at}."
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("harness.render", "templates"),
+        autoescape=True,  # every page shows untrusted names, descriptions and completions
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["sort_key"] = _sort_key
+    env.filters["pretty"] = _pretty
+    env.filters["quantity"] = _quantity
+    # The only script, inlined; the pages' Content-Security-Policy admits it by hash and nothing else.
+    script = env.get_template("sort.js").render()
+    env.globals["sort_js"] = markupsafe.Markup(script)
+    env.globals["script_hash"] = "sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    return env
+
+
+def _sort_key(cell: tables.Cell) -> str:
+    """data-sort for the inline sorter: numbers as numbers, text as text, '' sorts last."""
+    value = cell.value
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return cell.display
+
+
+def _quantity(value: object) -> str:
+    """Budget numbers: thousands separators, scientific notation for FLOP-sized values."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if abs(value) >= 1e9:
+        return f"{value:.3g}"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def _pretty(value: object) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+class _Writer:
+    """Writes pages under out_dir; every file goes through here so that all are UTF-8 with \\n."""
+
+    def __init__(self, out_dir: Path, env: jinja2.Environment, note: str):
+        self.out_dir, self.env, self.note = out_dir, env, note
+
+    def text(self, relative: str, content: str) -> None:
+        path = self.out_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8", newline="\n")
+
+    def page(self, relative: str, template: str, **context) -> None:
+        root = "../" * relative.count("/")
+        html = self.env.get_template(template).render(root=root, note=self.note, rank_rule=RANK_RULE, **context)
+        self.text(relative, html)
+
+    def exports(self, stem: str, table: tables.Table) -> dict[str, str]:
+        """Writes <stem>.<table.key>.<ext> for each view; returns {ext: file name} for the page's links."""
+        links = {}
+        for ext, view in export.EXPORTS.items():
+            name = f"{stem}.{ext}" if stem == table.key else f"{stem}.{table.key}.{ext}"
+            self.text(name, view(table))
+            links[ext] = name
+        return links
+
+
+def _record_index(records: list[dict]) -> dict[tuple, dict]:
+    return {(*entry_of(record), record.get("seed")): record for record in records}
+
+
+def build_site(
+    records: list[dict],
+    out_dir: Path,
+    current_versions: Mapping[str, str],
+    samples_loader: SamplesLoader | None = None,
+    run_files_loader: RunFilesLoader | None = None,
+    generated_at: str | None = None,
+    board: Leaderboard | None = None,
+) -> Path:
+    """Score the records (unless `board` is given) and write the site; returns index.html.
+
+    The loaders take a record's "run_dir" and return its samples per task and its parsed run
+    files (load.load_samples, load.load_run_files); without them, or for a record without
+    "run_dir", run pages show the metrics alone.
+    """
+    out_dir = Path(out_dir)
+    board = board if board is not None else score_runs(records, current_versions)
+    writer = _Writer(out_dir, _environment(), generation_note(len(records), generated_at))
+    by_run = _record_index(records)
+
+    tracks_table = tables.tracks_table(board, track_page)
+    writer.page("index.html", "index.html.j2", title="Leaderboard", board=board, tracks=tracks_table,
+                exports=writer.exports("tracks", tracks_table))
+    writer.text("leaderboard.json", export.leaderboard_to_json(board))
+
+    for track in board.tracks:
+        _write_track(writer, track)
+        for row in track.rows:
+            for run in row.runs:
+                record = by_run[(row.track, row.submission, row.point, run.seed)]
+                _write_run(writer, track, row, run, record, samples_loader, run_files_loader)
+    return out_dir / "index.html"
+
+
+def _write_track(writer: _Writer, track: TrackTable) -> None:
+    page = track_page(track.track)
+    stem = page.removesuffix(".html")
+    leaderboard = tables.leaderboard_table(track, run_page)
+    per_task = tables.task_table(track)
+    writer.page(page, "track.html.j2", title=f"{track.track} leaderboard", track=track,
+                scatter=plot.scatter_svg(track),
+                sections=[(leaderboard, writer.exports(stem, leaderboard)), (per_task, writer.exports(stem, per_task))],
+                invalid=[row for row in track.rows if not row.valid])
+
+
+def _write_run(writer: _Writer, track: TrackTable, row: Row, run: RunSummary, record: dict,
+               samples_loader: SamplesLoader | None, run_files_loader: RunFilesLoader | None) -> None:
+    run_dir = record.get("run_dir")
+    files = run_files_loader(run_dir) if run_files_loader and run_dir else {}
+    samples = samples_loader(run_dir) if samples_loader and run_dir else {}
+    writer.page(run_page(row, run), "run.html.j2", title=f"{row.label} seed {run.seed}", track=track, row=row,
+                run=run, record=record, files=files, samples=samples, track_href=track_page(track.track))
+
+
+def cmd_leaderboard(runs_dir: Path, out_dir: Path, current_versions: Mapping[str, str]) -> Path:
+    """`harness leaderboard`: every finished run under runs_dir -> the site in out_dir; returns index.html."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        raise FileNotFoundError(f"no runs directory at {runs_dir}: run `harness run` first, or pass --runs-dir")
+    return build_site(load.load_records(runs_dir), Path(out_dir), current_versions,
+                      samples_loader=load.load_samples, run_files_loader=load.load_run_files)
