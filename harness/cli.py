@@ -1,0 +1,210 @@
+"""The `harness` command line: run, validate, demo, pretrain, leaderboard, compare.
+
+Config mistakes exit with status 2 and one line per problem (file, field, fix), no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from harness.config import REPO_ROOT, list_tracks, load_submission, load_track
+from harness.errors import ConfigError, ConfigErrors
+from harness.runs import DEFAULT_RUNS_DIR
+
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+
+BASELINES_DIR = REPO_ROOT / "submissions" / "baselines"
+DEMO_TRACK = "tiny-parity"
+DEMO_BASELINES = ["base", "sft", "sft-lr-small", "dft", "talr"]
+
+
+def _quiet_libraries() -> None:
+    """Keep the terminal readable: the harness draws its own progress; libraries' bars and info logs go."""
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import warnings
+
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.runner import RunRequest, execute_run
+
+    submission = load_submission(args.submission)
+    track = load_track(args.track)
+    seeds = args.seed if args.seed else [track.seeds[0]]
+    _quiet_libraries()
+    rows = []
+    for seed in seeds:
+        metrics = execute_run(RunRequest(submission, track, seed, Path(args.runs_dir), args.force), err_console)
+        rows.append(metrics)
+    console.print(results_table(track.name, rows))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    submission = load_submission(args.submission)
+    tracks = [load_track(args.track)] if args.track else []
+    where = f" on track {tracks[0].name}" if tracks else ""
+    console.print(f"[green]ok[/] {args.submission}: method {submission.method!r}{where}")
+    return 0
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    import json
+
+    from harness.pretrain import ensure_base_model
+
+    track = load_track(args.track)
+    _quiet_libraries()
+    path = ensure_base_model(track, err_console)
+    scores = json.loads((path / "base_scores.json").read_text())
+    table = Table(title=f"Base model of {track.name}")
+    table.add_column("task")
+    table.add_column("role")
+    table.add_column("score", justify="right")
+    for name, s in scores["scores"].items():
+        table.add_row(name, s["role"], f"{s['score']:.1f}")
+    console.print(table)
+    console.print(f"saved at {path}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from harness.runner import RunRequest, execute_run
+
+    track = load_track(args.track)
+    submissions = [load_submission(BASELINES_DIR / f"{name}.yaml") for name in DEMO_BASELINES]
+    _quiet_libraries()
+    t0 = time.perf_counter()
+    rows = []
+    for sub in submissions:
+        err_console.print(f"[bold]{sub.name}[/] on {track.name}")
+        rows.append(execute_run(RunRequest(sub, track, track.seeds[0], Path(args.runs_dir), args.force), err_console))
+    console.print(results_table(track.name, rows))
+    console.print(f"demo wall time: {time.perf_counter() - t0:.0f} s")
+    index = build_leaderboard(Path(args.runs_dir), Path(args.out))
+    if index is not None:
+        console.print(f"leaderboard: {index.resolve()}")
+    return 0
+
+
+def build_leaderboard(runs_dir: Path, out: Path) -> Path | None:
+    try:
+        from harness.render.site import cmd_leaderboard
+    except ImportError:
+        return None
+    versions = {}
+    for name in list_tracks():
+        versions[name] = load_track(name).version
+    return cmd_leaderboard(runs_dir, out, versions)
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    index = build_leaderboard(Path(args.runs_dir), Path(args.out))
+    console.print(f"leaderboard: {index.resolve()}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from harness.compare import cmd_compare as compare
+
+    baselines = sorted(p.stem for p in BASELINES_DIR.glob("*.yaml"))
+    return compare(args.a, args.b, Path(args.runs_dir), args.track, args.baselines, args.json, baseline_names=baselines)
+
+
+def results_table(track: str, rows: list[dict]) -> Table:
+    table = Table(title=f"{track}: domain vs general (0-100)")
+    for col, just in [("submission", "left"), ("seed", "right"), ("status", "left"), ("domain", "right"),
+                      ("general", "right"), ("grad tokens", "right"), ("steps", "right"), ("train s", "right")]:
+        table.add_column(col, justify=just)
+    base = next((r for r in rows if r.get("method") == "base"), None)
+    for r in rows:
+        used = (r.get("budget") or {}).get("used", {})
+        dom = r.get("domain")
+        delta = f" ({dom - base['domain']:+.1f})" if base and dom is not None and r is not base else ""
+        table.add_row(
+            r["submission"], str(r["seed"]), r["status"],
+            f"{dom:.1f}{delta}" if dom is not None else "-",
+            f"{r['general']:.1f}" if r.get("general") is not None else "-",
+            f"{used.get('gradient_tokens', 0):,}", str(used.get("optimizer_steps", 0)),
+            f"{(r.get('wall_seconds') or {}).get('train', 0):.0f}",
+        )
+    return table
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="harness", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="fine-tune and evaluate one submission on a track")
+    r.add_argument("submission", help="path to a submission YAML")
+    r.add_argument("--track", required=True, help="track name (tasks/tracks/NAME.yaml) or path")
+    r.add_argument("--seed", type=int, action="append", help="seed (repeatable); default: the track's first")
+    r.add_argument("--runs-dir", default=str(DEFAULT_RUNS_DIR))
+    r.add_argument("--force", action="store_true", help="redo a finished run")
+    r.set_defaults(fn=cmd_run)
+
+    v = sub.add_parser("validate", help="check a submission (and track) without running it")
+    v.add_argument("submission")
+    v.add_argument("--track")
+    v.set_defaults(fn=cmd_validate)
+
+    pt = sub.add_parser("pretrain", help="build (or load from cache) a tiny track's base model and show its scores")
+    pt.add_argument("--track", default=DEMO_TRACK)
+    pt.set_defaults(fn=cmd_pretrain)
+
+    d = sub.add_parser("demo", help="run the baselines on the default track, print the table, write the site")
+    d.add_argument("--track", default=DEMO_TRACK)
+    d.add_argument("--runs-dir", default=str(DEFAULT_RUNS_DIR))
+    d.add_argument("--out", default="leaderboard")
+    d.add_argument("--force", action="store_true")
+    d.set_defaults(fn=cmd_demo)
+
+    lb = sub.add_parser("leaderboard", help="render the static leaderboard site from stored runs")
+    lb.add_argument("--runs-dir", default=str(DEFAULT_RUNS_DIR))
+    lb.add_argument("--out", default="leaderboard")
+    lb.set_defaults(fn=cmd_leaderboard)
+
+    c = sub.add_parser("compare", help="per-task differences between two runs or submissions, with paired CIs")
+    c.add_argument("a", help="run directory or submission name")
+    c.add_argument("b", nargs="?", help="run directory or submission name")
+    c.add_argument("--track")
+    c.add_argument("--runs-dir", default=str(DEFAULT_RUNS_DIR))
+    c.add_argument("--baselines", action="store_true", help="compare A against every baseline of its track")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(fn=cmd_compare)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except ConfigErrors as e:
+        for one in e.errors:
+            err_console.print(f"[red]error:[/] {one}", highlight=False, markup=True)
+        return 2
+    except ConfigError as e:
+        err_console.print(f"[red]error:[/] {e}", highlight=False)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
