@@ -100,24 +100,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     console.print(results_table(track.name, rows))
     console.print(f"demo wall time: {time.perf_counter() - t0:.0f} s")
     index = build_leaderboard(Path(args.runs_dir), Path(args.out))
-    if index is not None:
-        console.print(f"leaderboard: {index.resolve()}")
+    console.print(f"leaderboard: {index.resolve()}")
     return 0
 
 
-def build_leaderboard(runs_dir: Path, out: Path) -> Path | None:
-    try:
-        from harness.render.site import cmd_leaderboard
-    except ImportError:
-        return None
-    versions = {}
-    for name in list_tracks():
-        versions[name] = load_track(name).version
+def build_leaderboard(runs_dir: Path, out: Path) -> Path:
+    from harness.render.site import cmd_leaderboard
+
+    versions = {name: load_track(name).version for name in list_tracks()}
     return cmd_leaderboard(runs_dir, out, versions)
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    index = build_leaderboard(Path(args.runs_dir), Path(args.out))
+    try:
+        index = build_leaderboard(Path(args.runs_dir), Path(args.out))
+    except FileNotFoundError as e:
+        err_console.print(f"[red]error:[/] {e}")
+        return 2
     console.print(f"leaderboard: {index.resolve()}")
     return 0
 
