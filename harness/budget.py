@@ -52,6 +52,7 @@ class BudgetMeter:
         self.issued_tokens = 0  # supervised tokens handed out by the collator (consumed or queued)
         self._queue: deque[tuple[int, int]] = deque()
         self.stopped_by: str | None = None
+        self.log_history: list[dict[str, Any]] = []  # every trainer's logs, in order, for train_log.json
 
     @property
     def token_cap(self) -> int | None:
@@ -132,6 +133,10 @@ class MeterCallback(TrainerCallback):
 
     def on_substep_end(self, args, state, control, **kwargs):
         self.meter.consume_micro_batch()
+        return control
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        self.meter.log_history.append({"step": state.global_step, **(logs or {})})
         return control
 
     def on_step_end(self, args, state, control, **kwargs):

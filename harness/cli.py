@@ -52,8 +52,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _quiet_libraries()
     rows = []
     for seed in seeds:
-        metrics = execute_run(RunRequest(submission, track, seed, Path(args.runs_dir), args.force), err_console)
-        rows.append(metrics)
+        rows += execute_run(RunRequest(submission, track, seed, Path(args.runs_dir), args.force), err_console)
     console.print(results_table(track.name, rows))
     return 0
 
@@ -96,7 +95,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     rows = []
     for sub in submissions:
         err_console.print(f"[bold]{sub.name}[/] on {track.name}")
-        rows.append(execute_run(RunRequest(sub, track, track.seeds[0], Path(args.runs_dir), args.force), err_console))
+        rows += execute_run(RunRequest(sub, track, track.seeds[0], Path(args.runs_dir), args.force), err_console)
     console.print(results_table(track.name, rows))
     console.print(f"demo wall time: {time.perf_counter() - t0:.0f} s")
     index = build_leaderboard(Path(args.runs_dir), Path(args.out))
@@ -139,7 +138,7 @@ def results_table(track: str, rows: list[dict]) -> Table:
         dom = r.get("domain")
         delta = f" ({dom - base['domain']:+.1f})" if base and dom is not None and r is not base else ""
         table.add_row(
-            r["submission"], str(r["seed"]), r["status"],
+            r["submission"] if r.get("point") is None else f"{r['submission']} @ {r['point']}", str(r["seed"]), r["status"],
             f"{dom:.1f}{delta}" if dom is not None else "-",
             f"{r['general']:.1f}" if r.get("general") is not None else "-",
             f"{used.get('gradient_tokens', 0):,}", str(used.get("optimizer_steps", 0)),

@@ -7,6 +7,7 @@ track's settings, write samples, then metrics.json last.
 
 from __future__ import annotations
 
+import json
 import time
 import traceback
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from harness.budget import BudgetMeter, attach_meter, count_parameters
+from harness.budget import BudgetMeter, count_parameters
 from harness.config import SubmissionConfig, TrackConfig
 from harness.evaluate import evaluate_task, summarize
 from harness.methods import METHODS, TrainContext
@@ -27,6 +28,7 @@ from harness.runs import atomic_write_json, atomic_write_jsonl, is_finished, pro
 from harness.track_data import domain_train_examples, eval_tasks, test_items, to_dataset
 
 METRICS_SCHEMA = 1
+POINTS_FILE = "points.json"
 
 
 @dataclass(frozen=True)
@@ -45,27 +47,26 @@ def progress_bar(console: Console) -> Progress:
     )
 
 
-def execute_run(req: RunRequest, console: Console | None = None) -> dict[str, Any]:
-    """Run (or reuse) one run and return its metrics."""
+def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[str, Any]]:
+    """Run (or reuse) one run and return the metrics of each of its points (usually one)."""
     console = console or Console(stderr=True)
     out = run_dir(req.runs_dir, req.track.name, req.submission.name, req.seed)
     if not req.force and is_finished(out):
         console.print(f"[dim]{out} is finished; reusing it (--force to redo)[/]")
-        return read_metrics(out)
+        return [read_metrics(d) for d in _point_dirs(req, out)]
     method = METHODS.get(req.submission.method)
     hp = method.parse_config(req.submission.hyperparameters)
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").unlink(missing_ok=True)
-    atomic_write_json(
-        out / "config.json",
-        {
-            "track": req.track.model_dump(),
-            "track_version": req.track.version,
-            "submission": req.submission.model_dump(),
-            "resolved_hyperparameters": hp.model_dump(),
-            "seed": req.seed,
-        },
-    )
+    (out / POINTS_FILE).unlink(missing_ok=True)
+    config = {
+        "track": req.track.model_dump(),
+        "track_version": req.track.version,
+        "submission": req.submission.model_dump(),
+        "resolved_hyperparameters": hp.model_dump(),
+        "seed": req.seed,
+    }
+    atomic_write_json(out / "config.json", config)
     atomic_write_json(out / "provenance.json", provenance())
     base = {
         "schema": METRICS_SCHEMA,
@@ -79,45 +80,67 @@ def execute_run(req: RunRequest, console: Console | None = None) -> dict[str, An
         "point": None,
     }
     try:
-        metrics = _train_and_evaluate(req, method, hp, out, console)
+        ledger, timings, points = _train(req, method, hp, out, console)
+        results = []
+        for label, model, tokenizer in points:
+            pdir = out if label is None else run_dir(req.runs_dir, req.track.name, req.submission.name, req.seed, label)
+            if label is not None:
+                pdir.mkdir(parents=True, exist_ok=True)
+                atomic_write_json(pdir / "config.json", {**config, "point": label, "trained_in": str(out)})
+                atomic_write_json(pdir / "provenance.json", provenance())
+                atomic_write_json(pdir / "ledger.json", ledger)
+            metrics = {**base, "point": label, **_evaluate(req, model, tokenizer, pdir, ledger, timings, console)}
+            atomic_write_json(pdir / "metrics.json", metrics)
+            results.append(metrics)
     except Exception as e:  # recorded so the leaderboard lists it as failed; the run is redone next time
-        atomic_write_json(out / "error.txt.json", {"error": repr(e), "traceback": traceback.format_exc()})
-        metrics = {"status": "failed", "error": f"{type(e).__name__}: {e}", "tasks": {}, "domain": None,
-                   "general": None, "budget": None}
-        atomic_write_json(out / "metrics.json", {**base, **metrics})
+        atomic_write_json(out / "error.json", {"error": repr(e), "traceback": traceback.format_exc()})
+        failed = {"status": "failed", "error": f"{type(e).__name__}: {e}", "tasks": {}, "domain": None,
+                  "general": None, "budget": None}
+        atomic_write_json(out / "metrics.json", {**base, **failed})
         raise
-    final = {**base, **metrics}
-    atomic_write_json(out / "metrics.json", final)
-    return final
+    if points and points[0][0] is not None:
+        # One training run, several evaluated points: the training folder lists them (and so is finished).
+        atomic_write_json(out / POINTS_FILE, {"points": [label for label, _, _ in points]})
+    return results
 
 
-def _train_and_evaluate(req: RunRequest, method, hp, out: Path, console: Console) -> dict[str, Any]:
+def _point_dirs(req: RunRequest, out: Path) -> list[Path]:
+    listed = out / POINTS_FILE
+    if listed.is_file():
+        labels = json.loads(listed.read_text())["points"]
+        return [run_dir(req.runs_dir, req.track.name, req.submission.name, req.seed, p) for p in labels]
+    return [out]
+
+
+def _train(req: RunRequest, method, hp, out: Path, console: Console):
     torch.manual_seed(req.seed)
     model_dir = ensure_base_model(req.track, console)
     model, tokenizer = load_base_model(model_dir)
     meter = BudgetMeter(req.track.budget, count_parameters(model))
-    timings = {}
+    timings: dict[str, float] = {}
+    ctx = TrainContext(
+        model=model,
+        tokenizer=tokenizer,
+        train_dataset=to_dataset(domain_train_examples(req.track)),
+        output_dir=out / "trainer",
+        seed=req.seed,
+        track=MappingProxyType(req.track.model_dump()),
+        max_length=req.track.training.max_length,
+        base_model_dir=model_dir,
+    )
     if method.trains:
-        ctx = TrainContext(
-            model=model,
-            tokenizer=tokenizer,
-            train_dataset=to_dataset(domain_train_examples(req.track)),
-            output_dir=out / "trainer",
-            seed=req.seed,
-            track=MappingProxyType(req.track.model_dump()),
-            max_length=req.track.training.max_length,
-        )
-        trainer = method.build_trainer(ctx, hp)
-        attach_meter(trainer, meter)
         t0 = time.perf_counter()
         with console.status(f"training {req.submission.name} on {req.track.name} (seed {req.seed})"):
-            trainer.train()
+            model = method.train(ctx, hp, meter)
         timings["train"] = round(time.perf_counter() - t0, 2)
-        model = trainer.model
-        atomic_write_json(out / "train_log.json", trainer.state.log_history)
+        atomic_write_json(out / "train_log.json", meter.log_history)
     ledger = meter.report()
     atomic_write_json(out / "ledger.json", ledger)
+    points = [(label, m, tokenizer) for label, m in method.points(model, ctx, hp)]
+    return ledger, timings, points
 
+
+def _evaluate(req: RunRequest, model, tokenizer, out: Path, ledger: dict, timings: dict, console: Console) -> dict[str, Any]:
     t0 = time.perf_counter()
     results = []
     with progress_bar(console) as progress:
@@ -125,12 +148,11 @@ def _train_and_evaluate(req: RunRequest, method, hp, out: Path, console: Console
             res = evaluate_task(model, tokenizer, task, test_items(req.track, task), role, req.track.eval, progress)
             atomic_write_jsonl(out / "samples" / f"{task.name}.jsonl", res.samples)
             results.append(res)
-    timings["evaluate"] = round(time.perf_counter() - t0, 2)
     return {
         "status": "ok" if ledger["within_budget"] else "over_budget",
         "error": None,
         "tasks": {r.name: r.metrics for r in results},
         **summarize(results),
         "budget": ledger,
-        "wall_seconds": timings,
+        "wall_seconds": {**timings, "evaluate": round(time.perf_counter() - t0, 2)},
     }

@@ -60,6 +60,9 @@ def read_metrics(path: Path) -> dict[str, Any] | None:
 
 
 def is_finished(path: Path) -> bool:
+    """metrics.json with a status other than "failed", or (a run with several points) points.json."""
+    if (Path(path) / "points.json").is_file():
+        return True
     m = read_metrics(path)
     return m is not None and m.get("status") != "failed"
 

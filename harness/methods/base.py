@@ -1,7 +1,12 @@
-"""What a method is: a config class for its hyperparameters and a function that builds a TRL trainer.
+"""What a method is: a config class for its hyperparameters and a way to train under the harness's meter.
 
-A method never trains by itself and never meters itself: the harness builds the trainer through
-the method, attaches the budget meter, and calls `train()`.
+Most methods only implement `build_trainer` (a TRL trainer); the default `train` attaches the
+harness's budget meter to it and trains. Methods with several phases (sample, filter, then SFT)
+override `train` but still train through trainers that `meter_trainer` wraps, and still sample
+only through the context's metered sampler. A method never meters itself.
+
+`points` turns one trained model into one or more evaluated points (WiSE-FT gives one per alpha);
+each point becomes its own run directory and leaderboard row.
 """
 
 from __future__ import annotations
@@ -16,7 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer
 from trl import SFTConfig
 
+from harness.budget import BudgetMeter, attach_meter
 from harness.config import validation_errors
+
+meter_trainer = attach_meter  # the only way a method's trainer is metered
 
 
 class MethodConfig(BaseModel):
@@ -49,6 +57,8 @@ class TrainContext:
     seed: int
     track: MappingProxyType  # the resolved track config, read-only
     max_length: int
+    base_model_dir: Path | None = None
+    """The saved base model (TRL reloads reference models from a path)."""
 
 
 class Method:
@@ -66,6 +76,19 @@ class Method:
 
     def build_trainer(self, ctx: TrainContext, config: MethodConfig) -> Trainer:
         raise TypeError(f"method {self.name!r} does not train")
+
+    def train(self, ctx: TrainContext, config: MethodConfig, meter: BudgetMeter) -> PreTrainedModel:
+        """Train and return the trained model. Default: one metered TRL trainer."""
+        trainer = self.build_trainer(ctx, config)
+        meter_trainer(trainer, meter)
+        trainer.train()
+        return trainer.model
+
+    def points(
+        self, model: PreTrainedModel, ctx: TrainContext, config: MethodConfig
+    ) -> list[tuple[str | None, PreTrainedModel]]:
+        """(label, model) pairs to evaluate; None labels the single point of an ordinary run."""
+        return [(None, model)]
 
 
 def sft_args(ctx: TrainContext, config: MethodConfig, **overrides: Any) -> SFTConfig:
