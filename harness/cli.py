@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from harness.config import REPO_ROOT, list_tracks, load_submission, load_track
+from harness.config import REPO_ROOT, list_tracks, load_submission, load_submissions, load_track
 from harness.errors import ConfigError, ConfigErrors
 from harness.runs import DEFAULT_RUNS_DIR
 
@@ -46,22 +46,43 @@ def _quiet_libraries() -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.runner import RunRequest, execute_run
 
-    submission = load_submission(args.submission)
+    submissions = load_submissions(args.submission)
     track = load_track(args.track)
     seeds = args.seed if args.seed else [track.seeds[0]]
     _quiet_libraries()
     rows = []
-    for seed in seeds:
-        rows += execute_run(RunRequest(submission, track, seed, Path(args.runs_dir), args.force), err_console)
+    for submission in submissions:  # several when the submission sweeps a hyperparameter
+        for seed in seeds:
+            rows += execute_run(RunRequest(submission, track, seed, Path(args.runs_dir), args.force), err_console)
     console.print(results_table(track.name, rows))
     return 0
 
 
+def cmd_study(args: argparse.Namespace) -> int:
+    from harness.runner import RunRequest, execute_run
+    from harness.study import load_study
+
+    study, track, submissions = load_study(args.study)
+    seeds = study.seeds or track.seeds
+    _quiet_libraries()
+    err_console.print(f"[bold]study {study.name}[/]: {len(submissions)} submissions x {len(seeds)} seeds on {track.name}")
+    rows = []
+    for submission in submissions:
+        for seed in seeds:
+            req = RunRequest(submission, track, seed, Path(args.runs_dir), args.force, curve_every=study.curve_every)
+            rows += execute_run(req, err_console)
+    console.print(results_table(f"{track.name} / study {study.name}", rows))
+    index = build_leaderboard(Path(args.runs_dir), Path(args.out))
+    console.print(f"leaderboard: {index.resolve()}")
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
-    submission = load_submission(args.submission)
+    submissions = load_submissions(args.submission)
     tracks = [load_track(args.track)] if args.track else []
     where = f" on track {tracks[0].name}" if tracks else ""
-    console.print(f"[green]ok[/] {args.submission}: method {submission.method!r}{where}")
+    sweep = f", a sweep of {len(submissions)} runs" if len(submissions) > 1 else ""
+    console.print(f"[green]ok[/] {args.submission}: method {submissions[0].method!r}{where}{sweep}")
     return 0
 
 
@@ -174,6 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="leaderboard")
     d.add_argument("--force", action="store_true")
     d.set_defaults(fn=cmd_demo)
+
+    st = sub.add_parser("study", help="run every submission of a study file over its seeds, then score them")
+    st.add_argument("study", help="path to a study YAML (submissions/studies/)")
+    st.add_argument("--runs-dir", default=str(DEFAULT_RUNS_DIR))
+    st.add_argument("--out", default="leaderboard")
+    st.add_argument("--force", action="store_true")
+    st.set_defaults(fn=cmd_study)
 
     lb = sub.add_parser("leaderboard", help="render the static leaderboard site from stored runs")
     lb.add_argument("--runs-dir", default=str(DEFAULT_RUNS_DIR))

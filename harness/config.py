@@ -306,11 +306,22 @@ def load_track(name_or_path: str | Path) -> TrackConfig:
 
 
 def load_submission(path: str | Path) -> SubmissionConfig:
-    """Read and validate a submission, including its method's hyperparameters."""
-    from harness.methods import METHODS  # methods import config; keep the cycle out of import time
+    """Read and validate a submission that sweeps nothing (see `load_submissions` for sweeps)."""
+    subs = load_submissions(path)
+    if len(subs) != 1:
+        raise ConfigError(path, "hyperparameters", f"this submission sweeps {len(subs)} values; use load_submissions")
+    return subs[0]
 
-    path = Path(path)
-    data = read_yaml(path)
+
+def load_submissions(path: str | Path) -> list[SubmissionConfig]:
+    """Read a submission, expand its sweeps (lists of values), and validate each resulting submission."""
+    return parse_submissions(read_yaml(Path(path)), path)
+
+
+def parse_submissions(data: dict[str, Any], path: str | Path) -> list[SubmissionConfig]:
+    from harness.methods import METHODS  # methods import config; keep the cycle out of import time
+    from harness.sweep import expand
+
     problems = []
     for key in list(data) + list((data.get("hyperparameters") or {}) if isinstance(data.get("hyperparameters"), dict) else []):
         if key in TRACK_FIXED_FIELDS:
@@ -324,5 +335,8 @@ def load_submission(path: str | Path) -> SubmissionConfig:
     sub = _parse(SubmissionConfig, data, path)
     if sub.method not in METHODS:
         raise ConfigError(path, "method", METHODS.unknown_message(sub.method))
-    METHODS.get(sub.method).parse_config(sub.hyperparameters, path)
-    return sub
+    method = METHODS.get(sub.method)
+    expanded = expand(sub, method.config_class)
+    for one in expanded:
+        method.parse_config(one.hyperparameters, path)
+    return expanded

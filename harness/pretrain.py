@@ -26,7 +26,7 @@ from harness.track_data import pretrain_examples, test_prompts, to_dataset
 from harness.tasks import load_task
 
 # Bump when the pretraining code changes what it produces, so stale caches are not reused.
-PRETRAIN_CODE_VERSION = 1
+PRETRAIN_CODE_VERSION = 2
 
 
 def cache_root() -> Path:

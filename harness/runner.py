@@ -38,6 +38,8 @@ class RunRequest:
     seed: int
     runs_dir: Path
     force: bool = False
+    curve_every: int | None = None
+    """Evaluate the domain tasks every N optimizer steps during training (a study setting)."""
 
 
 def progress_bar(console: Console) -> Progress:

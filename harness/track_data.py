@@ -52,7 +52,7 @@ def pretrain_examples(track: TrackConfig) -> list[Example]:
         params = {**track_params(track, name), **recipe.task_params.get(name, {})}
         task = load_task(TaskRef(task=name, params=params))
         n = round(recipe.n_examples * weight / total)
-        out += task.split("pretrain", n, recipe.seed, exclude=test_prompts(track, name))
+        out += task.split("pretrain", n, recipe.seed, exclude=test_prompts(track, name), distinct=False)
     random.Random(recipe.seed).shuffle(out)
     return out
 

@@ -29,8 +29,11 @@ class Task:
     def example(self, rng: random.Random) -> Example:
         return GENERATORS.get(self.config.generator)(rng, **self.params)
 
-    def split(self, split: str, n: int, seed: int, exclude: frozenset[str] = frozenset()) -> list[Example]:
-        """n examples with distinct prompts, none of whose prompts is in `exclude`.
+    def split(
+        self, split: str, n: int, seed: int, exclude: frozenset[str] = frozenset(), distinct: bool = True
+    ) -> list[Example]:
+        """n examples, none of whose prompts is in `exclude`; prompts distinct unless `distinct=False`
+        (a pretraining corpus may repeat a problem, a test set may not).
 
         The stream depends only on (task name, split, seed), so the test items of a track are
         the same for every run and every machine (str seeds hash with SHA-512, not PYTHONHASHSEED).
@@ -50,7 +53,8 @@ class Task:
                     )
                 continue
             rejects = 0
-            seen.add(ex.prompt)
+            if distinct:
+                seen.add(ex.prompt)
             out.append(ex)
         return out
 

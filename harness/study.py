@@ -1,0 +1,56 @@
+"""Studies: a list of submissions over one track and several seeds, run together from one file.
+
+    # submissions/studies/NAME.yaml   (run: harness study submissions/studies/NAME.yaml)
+    name: forgetting
+    description: "..."
+    track: tiny-arith
+    seeds: [0, 1, 2]          # default: the track's seeds
+    curve_every: null         # evaluate the domain tasks every N optimizer steps (training curves)
+    submissions:
+      - submissions/baselines/sft.yaml            # a path, relative to the repository root or the study file
+      - {name: sft-sweep, method: sft, hyperparameters: {learning_rate: [1.0e-4, 1.0e-3]}}   # inline; sweeps expand
+
+Every (submission, seed) is an ordinary run in the runs directory: finished runs are reused, so an
+interrupted study resumes where it stopped. The study ends with a table of the scored rows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from harness.config import REPO_ROOT, Strict, SubmissionConfig, TrackConfig, _parse, load_track, parse_submissions, read_yaml
+from harness.errors import ConfigError
+
+
+class StudyConfig(Strict):
+    name: str
+    description: str = ""
+    track: str
+    seeds: list[int] | None = None
+    """Seeds to run every submission with; None means the track's seeds."""
+    curve_every: int | None = Field(None, ge=1)
+    """Evaluate the domain tasks every N optimizer steps and keep the curve in the run."""
+    submissions: list[str | dict[str, Any]]
+
+
+def load_study(path: str | Path) -> tuple[StudyConfig, TrackConfig, list[SubmissionConfig]]:
+    path = Path(path)
+    study = _parse(StudyConfig, read_yaml(path), path)
+    track = load_track(study.track)
+    subs: list[SubmissionConfig] = []
+    for i, item in enumerate(study.submissions):
+        if isinstance(item, str):
+            sub_path = next((p for p in (path.parent / item, REPO_ROOT / item, Path(item)) if p.is_file()), None)
+            if sub_path is None:
+                raise ConfigError(path, f"submissions.{i}", f"no submission file {item!r} (relative to the repository or the study)")
+            subs += parse_submissions(read_yaml(sub_path), sub_path)
+        else:
+            subs += parse_submissions(item, f"{path} (submissions.{i})")
+    names = [s.name for s in subs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(path, "submissions", f"submission names must be unique in a study; repeated: {', '.join(dupes)}")
+    return study, track, subs
