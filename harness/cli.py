@@ -23,7 +23,7 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 BASELINES_DIR = REPO_ROOT / "submissions" / "baselines"
 DEMO_TRACK = "tiny-parity"
-DEMO_BASELINES = ["base", "sft", "sft-lr-small", "dft", "talr"]
+DEMO_BASELINES = ["base", "sft", "sft-lr-small", "dft", "talr", "grpo", "star"]
 
 
 def _quiet_libraries() -> None:
@@ -53,7 +53,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     rows = []
     for submission in submissions:  # several when the submission sweeps a hyperparameter
         for seed in seeds:
-            rows += execute_run(RunRequest(submission, track, seed, Path(args.runs_dir), args.force), err_console)
+            req = RunRequest(submission, track, seed, Path(args.runs_dir), args.force, save_model=args.save_model,
+                             allow_code_execution=args.allow_code_execution)
+            rows += execute_run(req, err_console)
     console.print(results_table(track.name, rows))
     return 0
 
@@ -148,10 +150,31 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return compare(args.a, args.b, Path(args.runs_dir), args.track, args.baselines, args.json, baseline_names=baselines)
 
 
+def cmd_audit_grader(args: argparse.Namespace) -> int:
+    """Every gold answer of a task through its own grader; math also vs. a plain boxed-string match."""
+    from harness.config import load_task_config
+    from harness.data import DataUnavailable, load_rows
+    from harness.graders.audit import audit_math, audit_medcalc, render_audit
+
+    cfg = load_task_config(args.task)
+    if cfg.kind not in ("math", "medcalc"):
+        err_console.print(f"[red]error:[/] audit-grader covers math and medcalc tasks; {args.task!r} is {cfg.kind}")
+        return 2
+    try:
+        rows = load_rows(cfg.test_data, f"task {cfg.name!r} (test)")
+    except DataUnavailable as e:
+        err_console.print(f"[red]error:[/] {e}")
+        return 2
+    report = audit_medcalc(rows) if cfg.kind == "medcalc" else audit_math(rows, cfg.dataset or cfg.name)
+    console.print(render_audit(report, max_rows=args.max_rows))
+    return 0
+
+
 def results_table(track: str, rows: list[dict]) -> Table:
     table = Table(title=f"{track}: domain vs general (0-100)")
     for col, just in [("submission", "left"), ("seed", "right"), ("status", "left"), ("domain", "right"),
-                      ("general", "right"), ("grad tokens", "right"), ("steps", "right"), ("train s", "right")]:
+                      ("general", "right"), ("grad tokens", "right"), ("rollouts", "right"), ("steps", "right"),
+                      ("train s", "right")]:
         table.add_column(col, justify=just)
     base = next((r for r in rows if r.get("method") == "base"), None)
     for r in rows:
@@ -162,7 +185,7 @@ def results_table(track: str, rows: list[dict]) -> Table:
             r["submission"] if r.get("point") is None else f"{r['submission']} @ {r['point']}", str(r["seed"]), r["status"],
             f"{dom:.1f}{delta}" if dom is not None else "-",
             f"{r['general']:.1f}" if r.get("general") is not None else "-",
-            f"{used.get('gradient_tokens', 0):,}", str(used.get("optimizer_steps", 0)),
+            f"{used.get('gradient_tokens', 0):,}", f"{used.get('rollouts', 0):,}", str(used.get("optimizer_steps", 0)),
             f"{(r.get('wall_seconds') or {}).get('train', 0):.0f}",
         )
     return table
@@ -170,6 +193,8 @@ def results_table(track: str, rows: list[dict]) -> Table:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="harness", description=__doc__)
+    p.add_argument("--data-dir", help="folder laid out like shared/datasets (else $HARNESS_DATA_DIR, else ../shared/datasets); "
+                   "with it, nothing is downloaded")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="fine-tune and evaluate one submission on a track")
@@ -178,6 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, action="append", help="seed (repeatable); default: the track's first")
     r.add_argument("--runs-dir", default=str(DEFAULT_RUNS_DIR))
     r.add_argument("--force", action="store_true", help="redo a finished run")
+    r.add_argument("--save-model", action="store_true",
+                   help="also write the trained model to <run dir>/model (a data source for other runs' SFT data)")
+    r.add_argument("--allow-code-execution", action="store_true",
+                   help="let general-suite tasks that execute model-written code (HumanEval) run, in a subprocess "
+                        "with a timeout; the run records that they did")
     r.set_defaults(fn=cmd_run)
 
     v = sub.add_parser("validate", help="check a submission (and track) without running it")
@@ -208,6 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--out", default="leaderboard")
     lb.set_defaults(fn=cmd_leaderboard)
 
+    au = sub.add_parser("audit-grader", help="run every gold answer of a task through its grader and list failures")
+    au.add_argument("task", help="a math or medcalc task name (tasks/NAME.yaml)")
+    au.add_argument("--max-rows", type=int, default=50, help="failures and disagreements listed per check")
+    au.set_defaults(fn=cmd_audit_grader)
+
     c = sub.add_parser("compare", help="per-task differences between two runs or submissions, with paired CIs")
     c.add_argument("a", help="run directory or submission name")
     c.add_argument("b", nargs="?", help="run directory or submission name")
@@ -221,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.data_dir:
+        os.environ["HARNESS_DATA_DIR"] = str(Path(args.data_dir).resolve())
     try:
         return args.fn(args)
     except ConfigErrors as e:

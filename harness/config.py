@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import ConfigError, ConfigErrors
 
@@ -32,18 +32,56 @@ class Strict(BaseModel):
 # ---------------------------------------------------------------------------------------------- tasks
 
 
+class DataSource(Strict):
+    """Where a benchmark split lives: files under the data directory, else a hub dataset.
+
+    With a data directory set (--data-dir or $HARNESS_DATA_DIR) only `local` is read and nothing
+    touches the network; without one, `hub` is loaded through `datasets.load_dataset`.
+    """
+
+    local: list[str] = Field(default_factory=list)
+    """Paths relative to the data directory (json/jsonl/csv), concatenated in order."""
+    hub: str | None = None
+    """Hub dataset id, e.g. openai/gsm8k."""
+    hub_config: str | None = None
+    hub_split: str = "test"
+
+    _one = field_validator("local", mode="before")(lambda v: [v] if isinstance(v, str) else v)
+
+
+MATH_SUFFIX = "Please reason step by step, and put your final answer within \\boxed{}."
+
+
 class TaskConfig(Strict):
-    """tasks/<name>.yaml: one synthetic skill with its generator and default parameters."""
+    """tasks/<name>.yaml: a synthetic skill (a generator) or a benchmark (data + prompt + grader)."""
 
     name: str
     description: str = ""
     version: int = 1
     """Bumped whenever data, prompt or grading change; recorded in every run."""
-    kind: Literal["synthetic"] = "synthetic"
-    generator: str
-    """A name in harness.tasks.synthetic.GENERATORS."""
+    kind: Literal["synthetic", "math", "medcalc", "esci"] = "synthetic"
+    generator: str | None = None
+    """synthetic: a name in harness.tasks.synthetic.GENERATORS."""
     params: dict[str, Any] = Field(default_factory=dict)
-    """Keyword arguments of the generator; a track may override them."""
+    """synthetic: keyword arguments of the generator; a track may override them.
+    Benchmarks: prompt settings (e.g. prompt_suffix, with_cot) a track may override."""
+    grader: Literal["final_answer", "math"] = "final_answer"
+    """synthetic: exact text after the last '=' (final_answer) or math-verify on the boxed answer."""
+    test_data: DataSource | None = None
+    train_data: DataSource | None = None
+    """Benchmarks with a train split (GSM8K, MedCalc, ESCI) feed SFT data and RL prompts from it."""
+    dataset: str | None = None
+    """math: which gold-answer field layout (math500, gsm8k, aime24, ...; see harness.graders.math)."""
+    prompt_field: str = "problem"
+    """math: the row field holding the problem text."""
+
+    @model_validator(mode="after")
+    def _kind_fields(self):
+        if self.kind == "synthetic" and not self.generator:
+            raise ValueError("a synthetic task needs `generator`")
+        if self.kind != "synthetic" and self.test_data is None:
+            raise ValueError(f"a {self.kind} task needs `test_data`")
+        return self
 
 
 class TaskRef(Strict):
@@ -51,6 +89,8 @@ class TaskRef(Strict):
 
     task: str
     params: dict[str, Any] = Field(default_factory=dict)
+    n_test: int | None = Field(None, ge=1)
+    """Test items of this task, overriding the track's eval.n_test (a fixed seeded subset)."""
 
 
 def _task_ref(value: Any) -> Any:
@@ -89,9 +129,34 @@ class PretrainConfig(Strict):
 
 
 class BaseModelConfig(Strict):
-    kind: Literal["tiny"] = "tiny"
-    """"tiny": built from a config and pretrained by the harness."""
-    pretrain: PretrainConfig
+    """The track's base model: built and pretrained here (tiny), a HF model (hub id or folder), or a GGUF file."""
+
+    kind: Literal["tiny", "hf", "gguf"] = "tiny"
+    pretrain: PretrainConfig | None = None
+    """tiny: the pretraining recipe (its hash is the cache key)."""
+    path: str | None = None
+    """hf: a hub id or a local directory; gguf: the directory holding the file."""
+    package: str | None = None
+    """A Python package that ships the model files (its folder is used; the package is not imported)."""
+    gguf_file: str | None = None
+    """gguf: the file name; transformers dequantizes it (to float32) and the harness caches the result."""
+    revision: str | None = None
+    trust_remote_code: bool = False
+    """Off unless the track opts in: no model-supplied code runs by default."""
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """auto: bfloat16 on GPU, float32 on CPU."""
+    chat_template: str | None = None
+    """Overrides the tokenizer's chat template (Jinja text)."""
+
+    @model_validator(mode="after")
+    def _kind_fields(self):
+        if self.kind == "tiny" and self.pretrain is None:
+            raise ValueError("a tiny base model needs `pretrain`")
+        if self.kind != "tiny" and not (self.path or self.package):
+            raise ValueError(f"a {self.kind} base model needs `path` or `package`")
+        if self.kind == "gguf" and not self.gguf_file:
+            raise ValueError("a gguf base model needs `gguf_file`")
+        return self
 
 
 class DomainTrainConfig(Strict):
@@ -125,6 +190,8 @@ class EvalConfig(Strict):
     batch_size: int = 256
     seed: int = 1234
     """Fixes the test items and the sampling noise, so every run sees the same items."""
+    backend: Literal["transformers", "vllm"] = "transformers"
+    """Generation backend; vllm is an optional extra (GPU)."""
 
 
 class BudgetConfig(Strict):
@@ -135,6 +202,12 @@ class BudgetConfig(Strict):
     optimizer_steps: int | None = None
     train_flops: float | None = None
     """Estimated as 6 x parameters x gradient tokens."""
+    generated_tokens: int | None = None
+    """Tokens sampled from a model during training (rollouts, self/teacher data), end tokens included."""
+    rollouts: int | None = None
+    """Completions sampled during training (one prompt x one sample = one rollout)."""
+    generation_flops: float | None = None
+    """Estimated as 2 x parameters of the sampling model x generated tokens."""
 
 
 class TrainingDefaults(Strict):
@@ -142,6 +215,31 @@ class TrainingDefaults(Strict):
 
     max_length: int = 128
     """Token limit of a training sequence."""
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    """Defaults for method hyperparameters on this track (e.g. the learning rate that suits its model);
+    a submission's own values win. Keys a method does not take are ignored for it."""
+
+
+class GeneralSuiteConfig(Strict):
+    """General benchmarks run through lm-evaluation-harness (harness.lmeval) after the track's own tasks."""
+
+    name: str
+    """A suite under tasks/suites/ (or a path to a suite YAML)."""
+    tasks: list[str] | None = None
+    """A subset of the suite's task names; None: all of them."""
+    limit: int | None = Field(None, ge=1)
+    """Documents per task (lm-eval `limit`, the first N; per subtask for a group); None: all. Fixed by the track so
+    every run sees the same items."""
+    apply_chat_template: bool = True
+    """Render prompts with the tokenizer's chat template (the one domain evaluation uses); False: raw text."""
+    drop_below_base: float | None = Field(None, ge=0, le=100)
+    """TALR's option: leave out of the general score every task on which the base model scores below this (0-100);
+    None keeps all. The run records which tasks were dropped and why."""
+    allow_code_execution: bool = False
+    """Let tasks that execute model-written code (HumanEval) run, in a subprocess with a timeout."""
+    batch_size: int = Field(16, ge=1)
+    max_gen_toks: int | None = Field(None, ge=1)
+    """Caps new tokens of generative tasks (lm-eval gen_kwargs); None: each task's own setting."""
 
 
 class TrackConfig(Strict):
@@ -156,6 +254,8 @@ class TrackConfig(Strict):
     budget: BudgetConfig = BudgetConfig()
     training: TrainingDefaults = TrainingDefaults()
     seeds: list[int] = Field(default_factory=lambda: [0])
+    general_suite: GeneralSuiteConfig | None = None
+    """General benchmarks through lm-eval, scored with role "general" beside `general` (tasks/suites/)."""
 
     _refs = field_validator("general", mode="before")(lambda v: [_task_ref(x) for x in v])
 
@@ -164,7 +264,12 @@ class TrackConfig(Strict):
         """Hash of the resolved track and the versions of its tasks: runs under another version are not ranked."""
         tasks = {ref.task: load_task_config(ref.task).model_dump() for ref in self.all_task_refs()}
         tasks[self.domain.train.task] = load_task_config(self.domain.train.task).model_dump()
-        return stable_hash({"track": self.model_dump(), "tasks": tasks})
+        if self.general_suite is None:  # tracks without a suite keep the hash they had before suites existed
+            return stable_hash({"track": self.model_dump(exclude={"general_suite"}), "tasks": tasks})
+        from harness.suites import suite_fingerprint
+
+        suite = suite_fingerprint(self.general_suite.name)
+        return stable_hash({"track": self.model_dump(), "tasks": tasks, "general_suite": suite})
 
     def all_task_refs(self) -> list[TaskRef]:
         return [*self.domain.tasks, *self.general]
@@ -180,16 +285,115 @@ TRACK_FIXED_FIELDS = {
     "base_model": "the base model",
     "domain": "the domain tasks and training data",
     "general": "the general tasks",
+    "general_suite": "the general benchmarks (lm-eval suite)",
     "training": "the training settings",
     "max_length": "the training sequence length (track.training.max_length)",
     "gradient_tokens": "the budget",
     "optimizer_steps": "the budget",
     "train_flops": "the budget",
+    "generated_tokens": "the budget",
+    "rollouts": "the budget",
+    "generation_flops": "the budget",
     "n_test": "evaluation settings",
     "k": "evaluation settings",
     "temperature": "evaluation settings",
     "max_new_tokens": "evaluation settings",
 }
+
+
+DataSourceKind = Literal["gold", "self", "model"]
+MatchBy = Literal["prompts", "solvable_prompts", "correct_rollouts", "total_rollouts"]
+
+
+class DataSourceConfig(Strict):
+    """One source of SFT completions for the track's domain prompts."""
+
+    source: DataSourceKind = "gold"
+    """gold: the track's demonstrations; self: rollouts of the base model; model: rollouts of a saved model."""
+    model: str | None = None
+    """source "model": a saved HF model directory, or a run directory written by `harness run --save-model`."""
+    submission: str | None = None
+    """source "model", instead of `model`: the run of this submission on the same track, seed and runs dir."""
+    share: float | None = Field(None, gt=0, le=1)
+    """In a mixture: the share of prompts this source answers (shares sum to 1; or use `mix_k`)."""
+
+    @model_validator(mode="after")
+    def _model_named_once(self):
+        named = (self.model is not None) + (self.submission is not None)
+        if self.source == "model" and named != 1:
+            raise ValueError("source 'model' needs exactly one of `model` (a path) or `submission` (a run name)")
+        if self.source != "model" and named:
+            raise ValueError(f"`model`/`submission` apply to source 'model' only, not {self.source!r}")
+        return self
+
+
+class DataMatchConfig(Strict):
+    """Scale the SFT data to a sampling run's ledger (the rollouts.json of e.g. a GRPO run)."""
+
+    by: MatchBy
+    """prompts: one correct sample per prompt the run saw; solvable_prompts: the same for prompts with >= 1 correct
+    rollout; correct_rollouts: as many correct samples per prompt as the run had; total_rollouts: that plus as many
+    wrong samples as the run's wrong rollouts."""
+    run: str | None = None
+    """A run directory (holding rollouts.json)."""
+    submission: str | None = None
+    """Instead of `run`: the run of this submission on the same track, seed and runs dir."""
+
+    @model_validator(mode="after")
+    def _run_named_once(self):
+        if (self.run is not None) + (self.submission is not None) != 1:
+            raise ValueError("match needs exactly one of `run` (a path) or `submission` (a run name)")
+        return self
+
+
+class DataRecipeConfig(Strict):
+    """Where a submission's SFT data comes from and how much of it (the `data:` block). Default: gold demos."""
+
+    recipe: Literal["gold", "self", "model", "mix"] = "gold"
+    model: str | None = None
+    """recipe "model": a saved HF model directory or a run directory saved with --save-model."""
+    submission: str | None = None
+    """recipe "model", instead of `model`: the run of this submission on the same track, seed and runs dir."""
+    mix: list[DataSourceConfig] = Field(default_factory=list)
+    """recipe "mix": two or more sources, each with a `share`, or exactly two without shares plus `mix_k`."""
+    mix_k: int | None = Field(None, ge=1, le=5)
+    """Mix-k: (11-2k) x 10% of the prompts from the first source, (2k-1) x 10% from the second."""
+    match: DataMatchConfig | None = None
+    """Scale matched to a sampling run; None: every domain training prompt, one sample each."""
+    samples_per_prompt: int = Field(8, ge=1)
+    """Rollouts drawn per prompt and pass when rejection-sampling self/model data."""
+    max_samples_per_prompt: int = Field(64, ge=1)
+    """Passes repeat for prompts short of their quota of correct (and wrong) samples up to this many draws."""
+    temperature: float = Field(1.0, gt=0)
+    """Sampling temperature of self/model rollouts."""
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.recipe == "model":
+            DataSourceConfig(source="model", model=self.model, submission=self.submission)
+        elif self.model is not None or self.submission is not None:
+            raise ValueError("`model`/`submission` apply to recipe 'model' only (in a mixture, name them per source)")
+        if self.recipe == "mix":
+            if len(self.mix) < 2:
+                raise ValueError("recipe 'mix' needs two or more sources under `mix`")
+            shares = [m.share for m in self.mix]
+            if self.mix_k is not None:
+                if len(self.mix) != 2 or any(s is not None for s in shares):
+                    raise ValueError("`mix_k` needs exactly two sources without `share`")
+            elif any(s is None for s in shares) or abs(sum(shares) - 1) > 1e-6:
+                raise ValueError(f"every source of a mixture needs a `share` and the shares must sum to 1 (got {shares})")
+        elif self.mix or self.mix_k is not None:
+            raise ValueError("`mix`/`mix_k` apply to recipe 'mix' only")
+        return self
+
+    def sources(self) -> list[DataSourceConfig]:
+        """The recipe as (source, share) entries; a single source has share 1."""
+        if self.recipe != "mix":
+            return [DataSourceConfig(source=self.recipe, model=self.model, submission=self.submission, share=1.0)]
+        if self.mix_k is None:
+            return list(self.mix)
+        first, second = (11 - 2 * self.mix_k) / 10, (2 * self.mix_k - 1) / 10
+        return [self.mix[0].model_copy(update={"share": first}), self.mix[1].model_copy(update={"share": second})]
 
 
 class SubmissionConfig(Strict):
@@ -200,6 +404,8 @@ class SubmissionConfig(Strict):
     description: str = ""
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     """Validated by the method's own config class (e.g. harness.methods.talr.TALRConfig)."""
+    data: DataRecipeConfig = DataRecipeConfig()
+    """Where the SFT data comes from (SFT-family methods only); see DataRecipeConfig."""
 
 
 # ----------------------------------------------------------------------------------------- loading
@@ -302,7 +508,27 @@ def load_track(name_or_path: str | Path) -> TrackConfig:
         except ConfigError as e:
             raise ConfigError(path, "tasks", e.message) from None
     load_task_config(track.domain.train.task)
+    if track.general_suite is not None:
+        _check_general_suite(track, path)
     return track
+
+
+def _check_general_suite(track: TrackConfig, path: Path) -> None:
+    """The suite exists, the subset names its tasks, and no suite task shares a name with a track task."""
+    from harness.suites import load_suite
+
+    try:
+        suite = load_suite(track.general_suite.name)
+    except ConfigError as e:
+        raise ConfigError(path, "general_suite.name", e.message) from None
+    names = [t.name for t in suite.tasks]
+    unknown = [n for n in track.general_suite.tasks or [] if n not in names]
+    if unknown:
+        raise ConfigError(path, "general_suite.tasks", f"not in suite {suite.name!r}: {unknown}. Its tasks: {names}")
+    clash = sorted(set(names) & {ref.task for ref in track.all_task_refs()})
+    if clash:
+        raise ConfigError(path, "general_suite", f"suite tasks {clash} share a name with the track's own tasks; "
+                          "rename them in the suite file")
 
 
 def load_submission(path: str | Path) -> SubmissionConfig:
@@ -323,8 +549,11 @@ def parse_submissions(data: dict[str, Any], path: str | Path) -> list[Submission
     from harness.sweep import expand
 
     problems = []
+    # A method's own hyperparameter may share a name with a track setting (GRPO's rollout `temperature`).
+    method_name = data.get("method")
+    own = set(METHODS.get(method_name).config_class.model_fields) if isinstance(method_name, str) and method_name in METHODS else set()
     for key in list(data) + list((data.get("hyperparameters") or {}) if isinstance(data.get("hyperparameters"), dict) else []):
-        if key in TRACK_FIXED_FIELDS:
+        if key in TRACK_FIXED_FIELDS and not (key not in data and key in own):
             where = key if key in data else f"hyperparameters.{key}"
             problems.append(
                 ConfigError(path, where, f"{TRACK_FIXED_FIELDS[key]} is fixed by the track; a submission cannot set it. "
@@ -336,6 +565,9 @@ def parse_submissions(data: dict[str, Any], path: str | Path) -> list[Submission
     if sub.method not in METHODS:
         raise ConfigError(path, "method", METHODS.unknown_message(sub.method))
     method = METHODS.get(sub.method)
+    if sub.data != DataRecipeConfig() and not (method.trains and method.uses_sft_data):
+        raise ConfigError(path, "data", f"method {sub.method!r} does not train on SFT data, so a data recipe does not "
+                          "apply; remove the `data:` block (SFT-family methods: sft, dft, talr, ...)")
     expanded = expand(sub, method.config_class)
     for one in expanded:
         method.parse_config(one.hyperparameters, path)

@@ -15,7 +15,7 @@ from rich.progress import Progress
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from harness.config import EvalConfig
-from harness.generation import SamplingConfig, generate
+from harness.generation import SamplingConfig, generate_with
 from harness.tasks import Example, Task
 
 
@@ -44,6 +44,7 @@ def evaluate_task(
     role: str,
     cfg: EvalConfig,
     progress: Progress | None = None,
+    backend: str = "transformers",
 ) -> TaskResult:
     sampling = SamplingConfig(
         k=cfg.k,
@@ -53,13 +54,16 @@ def evaluate_task(
         batch_size=cfg.batch_size,
         seed=cfg.seed,
     )
-    completions = generate(model, tokenizer, [ex.prompt for ex in items], sampling, progress, f"eval {task.name}")
+    completions = generate_with(backend, model, tokenizer, [ex.prompt for ex in items], sampling, progress,
+                                f"eval {task.name}")
+    flat = [(ex, comp) for ex, comps in zip(items, completions, strict=True) for comp in comps]
+    grades = iter(task.grade_batch([comp.text for _, comp in flat], [ex for ex, _ in flat]))
     samples, item_scores, passes = [], [], []
     lengths, truncated = [], 0
     for i, (ex, comps) in enumerate(zip(items, completions, strict=True)):
         correct = 0
         for j, comp in enumerate(comps):
-            grade = task.grade(comp.text, ex)
+            grade = next(grades)
             correct += grade.correct
             lengths.append(comp.length)
             truncated += comp.finish_reason == "length"
@@ -67,7 +71,7 @@ def evaluate_task(
                 {
                     "item": i,
                     "sample": j,
-                    "prompt": ex.prompt,
+                    "prompt": ex.prompt if isinstance(ex.prompt, str) else list(ex.prompt),
                     "reference": ex.answer,
                     "completion": comp.text,
                     "extracted": grade.extracted,
@@ -91,16 +95,21 @@ def evaluate_task(
         "mean_length": sum(lengths) / n_samples,
         "truncated": truncated / n_samples,
         "extraction_failures": sum(s["extracted"] is None for s in samples) / n_samples,
+        "wrong_answers": sum(s["extracted"] is not None and not s["correct"] for s in samples) / n_samples,
         "task_version": task.config.version,
         "item_scores": item_scores,
     }
+    metrics.update(task.headline(samples, cfg.k) or {})
     return TaskResult(task.name, role, metrics, samples)
 
 
 def summarize(results: list[TaskResult]) -> dict[str, float | None]:
-    """Domain and general scores: the mean of the task scores of each role (0-100)."""
+    """Domain and general scores: the mean of the task scores of each role (0-100).
+
+    Entries with a status other than "ok" (a general benchmark that is unavailable, skipped or dropped) do not count.
+    """
     out: dict[str, float | None] = {}
     for role in ("domain", "general"):
-        scores = [r.metrics["score"] for r in results if r.role == role]
+        scores = [r.metrics["score"] for r in results if r.role == role and r.metrics.get("status", "ok") == "ok"]
         out[role] = round(sum(scores) / len(scores), 4) if scores else None
     return out

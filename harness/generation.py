@@ -35,11 +35,16 @@ class Completion:
     """"eos" or "length" (stopped by max_new_tokens)."""
 
 
-def render_prompts(tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str]) -> list[str]:
-    return [
-        tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
-        for p in prompts
-    ]
+def render_prompt(tokenizer: PreTrainedTokenizerBase, prompt: str | Sequence[dict[str, str]]) -> str:
+    """A user message, or chat messages whose final assistant message (if any) is continued."""
+    messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+    if messages[-1]["role"] == "assistant":
+        return tokenizer.apply_chat_template(messages, tokenize=False, continue_final_message=True)
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def render_prompts(tokenizer: PreTrainedTokenizerBase, prompts: Sequence) -> list[str]:
+    return [render_prompt(tokenizer, p) for p in prompts]
 
 
 @torch.inference_mode()
@@ -96,3 +101,44 @@ def _completion(tokenizer: PreTrainedTokenizerBase, ids: list[int], eos_id: int)
         return Completion(tokenizer.decode(ids[:cut], skip_special_tokens=True), cut, "eos")
     ids = [t for t in ids if t != tokenizer.pad_token_id]
     return Completion(tokenizer.decode(ids, skip_special_tokens=True), len(ids), "length")
+
+
+def generate_vllm(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: Sequence,
+                  sampling: SamplingConfig) -> list[list[Completion]]:
+    """The optional vLLM backend: the model is saved to a temporary folder and served by vllm.LLM."""
+    try:
+        from vllm import LLM, SamplingParams
+    except ImportError:
+        raise RuntimeError(
+            "the vllm backend was asked for but vllm is not installed. On a CUDA machine install a vllm "
+            "release that matches your torch (e.g. `pip install vllm==0.31.0` with torch 2.13), or use "
+            "--backend transformers"
+        ) from None
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        llm = LLM(model=tmp, seed=sampling.seed, dtype="auto")
+        params = SamplingParams(
+            n=sampling.k, temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k or -1,
+            max_tokens=sampling.max_new_tokens, seed=sampling.seed,
+        )
+        outputs = llm.generate(render_prompts(tokenizer, prompts), params)
+    return [
+        [Completion(c.text, len(c.token_ids), "length" if c.finish_reason == "length" else "eos") for c in o.outputs]
+        for o in outputs
+    ]
+
+
+BACKENDS = ("transformers", "vllm")
+
+
+def generate_with(backend: str, model, tokenizer, prompts: Sequence, sampling: SamplingConfig,
+                  progress: Progress | None = None, description: str = "generating") -> list[list[Completion]]:
+    """Generation behind one interface: "transformers" (default, CPU or GPU) or "vllm" (optional)."""
+    if backend == "transformers":
+        return generate(model, tokenizer, prompts, sampling, progress, description)
+    if backend == "vllm":
+        return generate_vllm(model, tokenizer, prompts, sampling)
+    raise ValueError(f"unknown generation backend {backend!r}; choose one of {', '.join(BACKENDS)}")

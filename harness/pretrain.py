@@ -20,6 +20,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, PreTr
 from trl import SFTConfig, SFTTrainer
 
 from harness.config import TrackConfig, stable_hash
+from harness.progress import use_rich_progress
 from harness.runs import atomic_write_json
 from harness.tokenizer import ALPHABET, CHAT_TEMPLATE, build_char_tokenizer
 from harness.track_data import pretrain_examples, test_prompts, to_dataset
@@ -108,6 +109,7 @@ def ensure_base_model(track: TrackConfig, console: Console | None = None) -> Pat
     )
     t0 = time.perf_counter()
     trainer = SFTTrainer(model=model, args=args, train_dataset=to_dataset(pretrain_examples(track)), processing_class=tokenizer)
+    use_rich_progress(trainer, "pretraining")
     trainer.train()
     seconds = time.perf_counter() - t0
     shutil.rmtree(tmp / "trainer", ignore_errors=True)

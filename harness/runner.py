@@ -23,11 +23,17 @@ from harness.budget import BudgetMeter, count_parameters
 from harness.config import SubmissionConfig, TrackConfig
 from harness.evaluate import evaluate_task, summarize
 from harness.methods import METHODS, TrainContext
-from harness.pretrain import ensure_base_model, load_base_model
+from harness.prepare import finish_training, prepare_training
+from harness.models import load_base_model, resolve_base_model, template_fingerprint
 from harness.runs import atomic_write_json, atomic_write_jsonl, is_finished, provenance, read_metrics, run_dir
-from harness.track_data import domain_train_examples, eval_tasks, test_items, to_dataset
+from harness.track_data import eval_tasks, test_items
 
 METRICS_SCHEMA = 1
+
+
+class TemplateMismatch(RuntimeError):
+    """Evaluation would use another chat template or end token than training did."""
+
 POINTS_FILE = "points.json"
 
 
@@ -40,6 +46,12 @@ class RunRequest:
     force: bool = False
     curve_every: int | None = None
     """Evaluate the domain tasks every N optimizer steps during training (a study setting)."""
+    backend: str | None = None
+    """Generation backend for evaluation; None means the track's eval.backend."""
+    save_model: bool = False
+    """Also write the trained model to <run dir>/model (e.g. as a data source for another run's SFT)."""
+    allow_code_execution: bool = False
+    """Let general-suite tasks that execute model-written code (HumanEval) run, as if the track allowed it."""
 
 
 def progress_bar(console: Console) -> Progress:
@@ -57,7 +69,7 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
         console.print(f"[dim]{out} is finished; reusing it (--force to redo)[/]")
         return [read_metrics(d) for d in _point_dirs(req, out)]
     method = METHODS.get(req.submission.method)
-    hp = method.parse_config(req.submission.hyperparameters)
+    hp = resolve_hyperparameters(method, req.submission, req.track)
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").unlink(missing_ok=True)
     (out / POINTS_FILE).unlink(missing_ok=True)
@@ -66,6 +78,7 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
         "track_version": req.track.version,
         "submission": req.submission.model_dump(),
         "resolved_hyperparameters": hp.model_dump(),
+        "data_recipe": req.submission.data.model_dump(),
         "seed": req.seed,
     }
     atomic_write_json(out / "config.json", config)
@@ -82,7 +95,7 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
         "point": None,
     }
     try:
-        ledger, timings, points = _train(req, method, hp, out, console)
+        ledger, timings, points, prep = _train(req, method, hp, out, console)
         results = []
         for label, model, tokenizer in points:
             pdir = out if label is None else run_dir(req.runs_dir, req.track.name, req.submission.name, req.seed, label)
@@ -92,6 +105,7 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
                 atomic_write_json(pdir / "provenance.json", provenance())
                 atomic_write_json(pdir / "ledger.json", ledger)
             metrics = {**base, "point": label, **_evaluate(req, model, tokenizer, pdir, ledger, timings, console)}
+            metrics.update(prep.metrics(metrics, ledger["used"]["optimizer_steps"]))  # data_recipe, curve
             atomic_write_json(pdir / "metrics.json", metrics)
             results.append(metrics)
     except Exception as e:  # recorded so the leaderboard lists it as failed; the run is redone next time
@@ -106,6 +120,13 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
     return results
 
 
+def resolve_hyperparameters(method, submission: SubmissionConfig, track: TrackConfig):
+    """The track's defaults for the keys this method takes, overridden by the submission's own values."""
+    fields = getattr(method.config_class, "model_fields", {})
+    defaults = {k: v for k, v in track.training.hyperparameters.items() if k in fields}
+    return method.parse_config({**defaults, **submission.hyperparameters})
+
+
 def _point_dirs(req: RunRequest, out: Path) -> list[Path]:
     listed = out / POINTS_FILE
     if listed.is_file():
@@ -116,14 +137,19 @@ def _point_dirs(req: RunRequest, out: Path) -> list[Path]:
 
 def _train(req: RunRequest, method, hp, out: Path, console: Console):
     torch.manual_seed(req.seed)
-    model_dir = ensure_base_model(req.track, console)
-    model, tokenizer = load_base_model(model_dir)
+    model_dir = resolve_base_model(req.track, console)
+    model, tokenizer = load_base_model(req.track, model_dir)
+    template = template_fingerprint(tokenizer)
+    atomic_write_json(out / "template.json", {**template, "chat_template": tokenizer.chat_template})
     meter = BudgetMeter(req.track.budget, count_parameters(model))
     timings: dict[str, float] = {}
+    # The metered sampler, the rollout log, the SFT data recipe (sampled through the meter) and the curve.
+    prep = prepare_training(req.track, req.submission.data, method, model, tokenizer, meter, seed=req.seed,
+                            runs_dir=req.runs_dir, curve_every=req.curve_every)
     ctx = TrainContext(
         model=model,
         tokenizer=tokenizer,
-        train_dataset=to_dataset(domain_train_examples(req.track)),
+        **prep.context_fields(),
         output_dir=out / "trainer",
         seed=req.seed,
         track=MappingProxyType(req.track.model_dump()),
@@ -132,14 +158,20 @@ def _train(req: RunRequest, method, hp, out: Path, console: Console):
     )
     if method.trains:
         t0 = time.perf_counter()
-        with console.status(f"training {req.submission.name} on {req.track.name} (seed {req.seed})"):
+        console.print(f"training {req.submission.name} on {req.track.name} (seed {req.seed})")
+        with meter.guard():  # generate() only through the metered sampler while the method trains
             model = method.train(ctx, hp, meter)
+        finish_training(out, model, tokenizer, meter, req.save_model)
         timings["train"] = round(time.perf_counter() - t0, 2)
         atomic_write_json(out / "train_log.json", meter.log_history)
     ledger = meter.report()
     atomic_write_json(out / "ledger.json", ledger)
     points = [(label, m, tokenizer) for label, m in method.points(model, ctx, hp)]
-    return ledger, timings, points
+    for label, _, tok in points:
+        if template_fingerprint(tok) != template:
+            raise TemplateMismatch(f"point {label!r}: the chat template or end token used for evaluation differs from "
+                                   f"the one used in training ({template}); refusing to evaluate")
+    return ledger, timings, points, prep
 
 
 def _evaluate(req: RunRequest, model, tokenizer, out: Path, ledger: dict, timings: dict, console: Console) -> dict[str, Any]:
@@ -147,14 +179,29 @@ def _evaluate(req: RunRequest, model, tokenizer, out: Path, ledger: dict, timing
     results = []
     with progress_bar(console) as progress:
         for task, role in eval_tasks(req.track):
-            res = evaluate_task(model, tokenizer, task, test_items(req.track, task), role, req.track.eval, progress)
+            res = evaluate_task(model, tokenizer, task, test_items(req.track, task), role, req.track.eval, progress,
+                                backend=req.backend or req.track.eval.backend)
             atomic_write_jsonl(out / "samples" / f"{task.name}.jsonl", res.samples)
             results.append(res)
+    evaluate_s = round(time.perf_counter() - t0, 2)
+    suite = {}
+    if req.track.general_suite is not None:  # general benchmarks through lm-eval, after the harness's own tasks
+        from harness.lmeval import evaluate_general_suite
+
+        t1 = time.perf_counter()
+        outcome = evaluate_general_suite(model, tokenizer, req.track, out, console,
+                                         is_base=not METHODS.get(req.submission.method).trains,
+                                         allow_code_execution=req.allow_code_execution)
+        results += outcome.results
+        suite = {"general_suite": outcome.record}
+        timings = {**timings, "general_suite": round(time.perf_counter() - t1, 2)}
     return {
         "status": "ok" if ledger["within_budget"] else "over_budget",
         "error": None,
         "tasks": {r.name: r.metrics for r in results},
         **summarize(results),
+        **suite,
+        "template": template_fingerprint(tokenizer),
         "budget": ledger,
-        "wall_seconds": {**timings, "evaluate": round(time.perf_counter() - t0, 2)},
+        "wall_seconds": {**timings, "evaluate": evaluate_s},
     }

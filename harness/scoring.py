@@ -292,6 +292,28 @@ def _order_key(row: dict) -> tuple:
     return (2, 0, 0.0, label)
 
 
+def general_suite_notes(records: list[dict]) -> list[str]:
+    """What the page must say about a track's lm-eval general suite (metrics.json `general_suite`, docs/runs.md):
+    its tasks that did not run, and, when TALR's drop_below_base is on, the threshold and the tasks it dropped."""
+    suites = [r["general_suite"] for r in records if r.get("status") == "ok" and r.get("general_suite")]
+    if not suites:
+        return []
+    first = suites[0]
+    notes = [f"General benchmarks from lm-eval suite {first['name']!r}"
+             + (f", the first {first['limit']} documents of each" if first.get("limit") else "")
+             + (", prompts in the chat template." if first.get("apply_chat_template") else ", raw prompts.")]
+    missing = sorted({name for s in suites for name in s.get("unavailable", [])})
+    if missing:
+        notes.append(f"Not run, so not in the general score: {', '.join(missing)} (no local data or not allowed; "
+                     "the reason is on each run's page).")
+    threshold = first.get("drop_below_base")
+    if threshold is not None:
+        dropped = sorted({name for s in suites for name in s.get("dropped", [])})
+        notes.append(f"drop_below_base is on: general benchmarks on which the base model scores below {threshold:g} "
+                     f"are left out of the general score (dropped: {', '.join(dropped) or 'none'}).")
+    return notes
+
+
 def score_track(track: str, records: list[dict], current_versions: Mapping[str, str],
                 n_boot: int = N_BOOT, seed: int = BOOTSTRAP_SEED) -> TrackTable:
     """Score every entry of one track."""
@@ -309,6 +331,7 @@ def score_track(track: str, records: list[dict], current_versions: Mapping[str, 
     elif base.invalid_reason:
         notes.append(f"The base entry is invalid ({base.invalid_reason}): no deltas and no ranks.")
         base = None
+    notes += general_suite_notes(records)
 
     rows = [_row_fields(entry, base) for entry in entries]
     for i in _frontier(rows):

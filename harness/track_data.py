@@ -26,20 +26,33 @@ def eval_tasks(track: TrackConfig) -> list[tuple[Task, str]]:
     return [(load_task(r), "domain") for r in track.domain.tasks] + [(load_task(r), "general") for r in track.general]
 
 
+def n_test(track: TrackConfig, name: str) -> int:
+    """Test items of a task: its own n_test in the track if set, else the track's eval.n_test."""
+    ref = next((r for r in track.all_task_refs() if r.task == name), None)
+    return ref.n_test if ref is not None and ref.n_test else track.eval.n_test
+
+
 def test_items(track: TrackConfig, task: Task) -> list[Example]:
-    return task.split("test", track.eval.n_test, track.eval.seed)
+    return task.split("test", n_test(track, task.name), track.eval.seed)
 
 
 def test_prompts(track: TrackConfig, name: str) -> frozenset[str]:
+    """Test prompts of a synthetic task, to keep them out of training data (benchmarks keep files apart)."""
     for task, _ in eval_tasks(track):
-        if task.name == name:
+        if task.name == name and task.config.kind == "synthetic":
             return frozenset(ex.prompt for ex in test_items(track, task))
     return frozenset()
 
 
+def domain_train_task(track: TrackConfig) -> Task:
+    """The task behind the domain training data (its grader is the RL reward)."""
+    spec = track.domain.train
+    return load_task(TaskRef(task=spec.task, params={**track_params(track, spec.task), **spec.params}))
+
+
 def domain_train_examples(track: TrackConfig, n: int | None = None) -> list[Example]:
     spec = track.domain.train
-    task = load_task(TaskRef(task=spec.task, params={**track_params(track, spec.task), **spec.params}))
+    task = domain_train_task(track)
     return task.split("train", spec.n if n is None else n, spec.seed, exclude=test_prompts(track, spec.task))
 
 
@@ -57,14 +70,17 @@ def pretrain_examples(track: TrackConfig) -> list[Example]:
     return out
 
 
+def conversation(ex: Example) -> dict[str, list[dict[str, str]]]:
+    """Prompt and completion messages. A prompt that ends in an assistant prefix (MedCalc, ESCI) hands the
+    prefix to the completion, so training renders exactly the text evaluation continues from."""
+    if isinstance(ex.prompt, str):
+        return {"prompt": [{"role": "user", "content": ex.prompt}],
+                "completion": [{"role": "assistant", "content": ex.completion}]}
+    messages = [dict(m) for m in ex.prompt]
+    prefix = messages.pop()["content"] if messages[-1]["role"] == "assistant" else ""
+    return {"prompt": messages, "completion": [{"role": "assistant", "content": prefix + ex.completion}]}
+
+
 def to_dataset(examples: list[Example]) -> Dataset:
     """Conversational prompt/completion rows: TRL applies the chat template and masks the prompt."""
-    return Dataset.from_list(
-        [
-            {
-                "prompt": [{"role": "user", "content": ex.prompt}],
-                "completion": [{"role": "assistant", "content": ex.completion}],
-            }
-            for ex in examples
-        ]
-    )
+    return Dataset.from_list([conversation(ex) for ex in examples])

@@ -12,7 +12,6 @@ graded by grade_medcalc.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 from dataclasses import dataclass
@@ -72,26 +71,17 @@ def read_rows(data_dir: Path, dataset: str) -> list[dict]:
     CSV columns (MedCalc-Bench) stay strings, as written: "0.20" keeps its digits, "N/A"
     stays text.
     """
-    import datasets  # heavy import, needed only here
+    from harness.data import read_files
 
     name = DATA_ALIASES.get(dataset, dataset)
     if name not in DATA_FILES:
         known = ", ".join(sorted([*DATA_FILES, *DATA_ALIASES]))
         raise KeyError(f"Unknown dataset {dataset!r}; known: {known}")
-    files = [str(Path(data_dir) / rel) for rel in DATA_FILES[name]]
-    missing = [f for f in files if not Path(f).is_file()]
+    files = [Path(data_dir) / rel for rel in DATA_FILES[name]]
+    missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise FileNotFoundError(f"{dataset}: missing {', '.join(missing)}")
-    if files[0].endswith(".csv"):
-        with open(files[0], newline="", encoding="utf-8") as f:
-            header = next(csv.reader(f))
-        features = datasets.Features({column: datasets.Value("string") for column in header})
-        ds = datasets.load_dataset(
-            "csv", data_files=files, split="train", features=features, keep_default_na=False
-        )
-    else:
-        ds = datasets.load_dataset("json", data_files=files, split="train")
-    return ds.to_list()
+    return read_files(files)
 
 
 # ---------------------------------------------------------------------------------------------

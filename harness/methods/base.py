@@ -23,8 +23,16 @@ from trl import SFTConfig
 
 from harness.budget import BudgetMeter, attach_meter
 from harness.config import validation_errors
+from harness.sampler import MeteredSampler
+from harness.tasks import Example, Task
 
-meter_trainer = attach_meter  # the only way a method's trainer is metered
+
+def meter_trainer(trainer, meter: BudgetMeter) -> None:
+    """The only way a method's trainer is metered: the harness's meter, plus a rich progress bar."""
+    from harness.progress import use_rich_progress
+
+    attach_meter(trainer, meter)
+    use_rich_progress(trainer)
 
 
 class MethodConfig(BaseModel):
@@ -33,7 +41,9 @@ class MethodConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     learning_rate: float = Field(1e-3, gt=0)
-    """Peak learning rate (AdamW)."""
+    """Peak learning rate (AdamW); the track's training.hyperparameters may set its default."""
+    learning_rate_scale: float = Field(1.0, gt=0)
+    """Multiplies learning_rate, so a baseline like "SFT at a 10x smaller rate" holds on every track."""
     per_device_train_batch_size: int = Field(32, ge=1)
     gradient_accumulation_steps: int = Field(1, ge=1)
     num_train_epochs: float = Field(3.0, gt=0)
@@ -57,8 +67,14 @@ class TrainContext:
     seed: int
     track: MappingProxyType  # the resolved track config, read-only
     max_length: int
-    base_model_dir: Path | None = None
+    base_model_dir: str | Path | None = None
     """The saved base model (TRL reloads reference models from a path)."""
+    sampler: MeteredSampler | None = None
+    """The only way a method samples from a model: it charges the meter and refuses past the caps."""
+    task: Task | None = None
+    """The domain training task: its grader is the reward (harness.rewards builds reward functions from it)."""
+    train_examples: tuple[Example, ...] = ()
+    """The domain training examples behind `train_dataset`'s prompts (answers and gold chains for rewards)."""
 
 
 class Method:
@@ -67,6 +83,8 @@ class Method:
     name: ClassVar[str]
     config_class: ClassVar[type[MethodConfig]] = MethodConfig
     trains: ClassVar[bool] = True
+    uses_sft_data: ClassVar[bool] = True
+    """Trains on ctx.train_dataset as SFT data, so a submission's data recipe applies (RL methods: False)."""
 
     def parse_config(self, hyperparameters: dict[str, Any], path: str | Path = "<submission>") -> MethodConfig:
         try:
@@ -98,7 +116,7 @@ def sft_args(ctx: TrainContext, config: MethodConfig, **overrides: Any) -> SFTCo
     on_gpu = torch.cuda.is_available()
     return SFTConfig(
         output_dir=str(ctx.output_dir),
-        learning_rate=config.learning_rate,
+        learning_rate=config.learning_rate * config.learning_rate_scale,
         per_device_train_batch_size=config.per_device_train_batch_size,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         num_train_epochs=config.num_train_epochs,

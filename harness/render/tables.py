@@ -77,6 +77,15 @@ def _budget(row: Row) -> Cell:
                 title="; ".join(f"{k}: {used:,.0f} of {cap:,.0f} (mean over seeds)" for k, used, cap in capped) or None)
 
 
+def _submission(row: Row) -> Cell:
+    """The entry's name; a point of a multi-point run (wise-ft's alphas) says it shares one training run."""
+    if row.point is None:
+        return Cell(row.label, row.label)
+    return Cell(row.label, row.label, detail=f"{row.method} point of one training run",
+                title=f"{row.point}: one of several points evaluated from a single {row.method} training run "
+                      "(same training and budget); each point is scored and ranked as its own entry")
+
+
 def _rank(row: Row) -> Cell:
     if row.rank is None:
         return Cell(None, "")
@@ -128,7 +137,7 @@ def leaderboard_table(track: TrackTable, run_href: RunHref = _no_href) -> Table:
         rows.append((
             Cell(number, str(number)),
             _rank(row),
-            Cell(row.label, row.label),
+            _submission(row),
             _status(row),
             estimate_cell(row.domain),
             estimate_cell(row.general),

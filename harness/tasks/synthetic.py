@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from harness.registry import Registry
 
@@ -22,10 +23,13 @@ from harness.registry import Registry
 class Example:
     """One synthetic problem: the user message, the gold assistant message, the final answer."""
 
-    prompt: str
+    prompt: str | tuple[dict[str, str], ...]
+    """The user message, or whole chat messages (a final assistant message is a prefix to continue)."""
     completion: str
     answer: str
     chain: tuple[str, ...] = ()  # gold intermediate steps, for process rewards; empty when none
+    meta: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    """The benchmark row, for graders that need more than the answer (MedCalc limits)."""
 
 
 Generator = Callable[..., Example]
@@ -161,3 +165,45 @@ def modsum(rng: random.Random, *, terms: int = 3, modulus: int = 10) -> Example:
         acc = (acc + x) % modulus
         running.append(str(acc))
     return Example(f"modsum {' '.join(map(str, xs))}", f"={running[-1]}", running[-1], tuple(running))
+
+
+_NAMES = ("Ava", "Ben", "Cleo", "Dan", "Eve", "Finn", "Gia", "Hugo", "Ivy", "Jack", "Kim", "Leo", "Mia", "Noah")
+_ITEMS = ("apples", "marbles", "stickers", "books", "coins", "pencils", "shells", "cards", "stamps", "cookies")
+_MATH_SUFFIX = "Please reason step by step, and put your final answer within \\boxed{}."
+
+
+@GENERATORS.register("word_arith")
+def word_arith(rng: random.Random, *, steps: int = 3, max_start: int = 30, suffix: str = _MATH_SUFFIX) -> Example:
+    """A multi-step arithmetic word problem in English with a worked solution ending in a boxed answer.
+
+    Each step adds, removes, or multiplies the count; removals never go below zero. Graded with
+    math-verify (grader: math in the task YAML), like the real math benchmarks.
+    """
+    name, item = rng.choice(_NAMES), rng.choice(_ITEMS)
+    count = rng.randint(2, max_start)
+    story = [f"{name} has {count} {item}."]
+    work = [f"{name} starts with {count} {item}."]
+    chain = []
+    for _ in range(steps):
+        op = rng.choice(("add", "sub", "mul") if count <= 50 else ("add", "sub"))
+        if op == "add":
+            x = rng.randint(2, 20)
+            story.append(f"Then {name} gets {x} more {item}.")
+            work.append(f"After getting {x} more: {count} + {x} = {count + x}.")
+            count += x
+        elif op == "sub" and count > 2:
+            x = rng.randint(1, count - 1)
+            story.append(f"Then {name} gives away {x} {item}.")
+            work.append(f"After giving away {x}: {count} - {x} = {count - x}.")
+            count -= x
+        else:
+            x = rng.randint(2, 3)
+            word = {2: "doubles", 3: "triples"}[x]
+            story.append(f"Then {name} {word} the number of {item}.")
+            work.append(f"After that it {word}: {count} * {x} = {count * x}.")
+            count *= x
+        chain.append(str(count))
+    question = " ".join(story) + f" How many {item} does {name} have now?"
+    prompt = f"{question}\n{suffix}" if suffix else question
+    completion = " ".join(work) + f" The final answer is $\\boxed{{{count}}}$."
+    return Example(prompt, completion, str(count), tuple(chain))

@@ -1,20 +1,26 @@
-"""A synthetic task: fixed, disjoint train and test splits from a seeded generator, and its grader.
+"""Tasks: fixed train/test splits, a grader, and the headline metric.
 
-The same `grade` serves evaluation and (later) RL rewards, so the two cannot disagree.
+`Task` is the interface evaluation and training use; `SyntheticTask` draws from a seeded generator,
+`harness.tasks.benchmarks` reads real benchmark rows. The same `grade` serves evaluation and RL
+rewards, so the two cannot disagree.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.config import TaskConfig, TaskRef, load_task_config
 from harness.grading import Grade
+from harness.registry import Registry
 from harness.tasks.synthetic import GENERATORS, Example, final_answer
 
 # Drawing fails this many times in a row only if the generator's space is (nearly) exhausted.
 _MAX_REJECTS = 10_000
+
+TASK_KINDS: Registry[type[Task]] = Registry("task kind")
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,26 @@ class Task:
     def name(self) -> str:
         return self.config.name
 
+    def split(
+        self, split: str, n: int, seed: int, exclude: frozenset[str] = frozenset(), distinct: bool = True
+    ) -> list[Example]:
+        raise TypeError(f"{type(self).__name__} has no split()")
+
+    def grade(self, completion: str, example: Example) -> Grade:
+        raise TypeError(f"{type(self).__name__} has no grade()")
+
+    def grade_batch(self, completions: Sequence[str], examples: Sequence[Example]) -> list[Grade]:
+        return [self.grade(c, ex) for c, ex in zip(completions, examples, strict=True)]
+
+    def headline(self, samples: list[dict[str, Any]], k: int) -> dict[str, Any] | None:
+        """A task whose score is not the mean correctness (ESCI: balanced accuracy) returns
+        {"metric": name, "score": 0-100, ...extra metrics}; None keeps avg@k."""
+        return None
+
+
+@TASK_KINDS.register("synthetic")
+@dataclass(frozen=True)
+class SyntheticTask(Task):
     def example(self, rng: random.Random) -> Example:
         return GENERATORS.get(self.config.generator)(rng, **self.params)
 
@@ -59,14 +85,28 @@ class Task:
         return out
 
     def grade(self, completion: str, example: Example) -> Grade:
+        if self.config.grader == "math":
+            from harness.graders.math import grade_math
+
+            return grade_math(completion, example.answer)
         got = final_answer(completion)
         return Grade(correct=got is not None and got == example.answer, extracted=got)
+
+    def grade_batch(self, completions: Sequence[str], examples: Sequence[Example]) -> list[Grade]:
+        if self.config.grader == "math":
+            from harness.graders.math import grade_math_batch
+
+            return grade_math_batch(list(completions), [ex.answer for ex in examples])
+        return super().grade_batch(completions, examples)
 
 
 def load_task(ref: TaskRef | str, extra_params: dict[str, Any] | None = None) -> Task:
     """A task with its YAML defaults, then the track's overrides, then `extra_params`."""
+    import harness.tasks.benchmarks  # noqa: F401  (registers the benchmark kinds)
+
     ref = TaskRef(task=ref) if isinstance(ref, str) else ref
     cfg = load_task_config(ref.task)
     params = {**cfg.params, **ref.params, **(extra_params or {})}
-    GENERATORS.get(cfg.generator)  # fail early on an unknown generator
-    return Task(cfg, params)
+    if cfg.kind == "synthetic":
+        GENERATORS.get(cfg.generator)  # fail early on an unknown generator
+    return TASK_KINDS.get(cfg.kind)(cfg, params)

@@ -94,3 +94,22 @@ def test_base_then_leaderboard_and_compare(micro_base, tmp_path, capsys):
     sft = _metrics(runs, "sft")
     assert rows["parity"]["diff"] == pytest.approx(sft["tasks"]["parity"]["score"] - base["tasks"]["parity"]["score"])
     assert rows["parity"]["low"] <= rows["parity"]["diff"] <= rows["parity"]["high"]
+
+
+def test_a_run_whose_evaluation_template_differs_from_training_is_refused(micro_base, tmp_path, monkeypatch):
+    from harness.methods.sft import SFTMethod
+    from harness.runner import TemplateMismatch
+
+    original = SFTMethod.train
+
+    def train_then_swap_template(self, ctx, config, meter):
+        model = original(self, ctx, config, meter)
+        ctx.tokenizer.chat_template = ctx.tokenizer.chat_template.replace("<|assistant|>", "<|assistant|> ")
+        return model
+
+    monkeypatch.setattr(SFTMethod, "train", train_then_swap_template)
+    runs = tmp_path / "runs"
+    with pytest.raises(TemplateMismatch):
+        main(["run", str(BASELINES / "sft.yaml"), "--track", TRACK, "--runs-dir", str(runs)])
+    assert _metrics(runs, "sft")["status"] == "failed"
+    assert not list((runs / "micro" / "sft" / "seed0").glob("samples/*.jsonl"))

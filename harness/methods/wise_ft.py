@@ -1,0 +1,76 @@
+"""wise-ft: WiSE-FT weight averaging (Wortsman et al. 2022): train like SFT, then evaluate
+theta(alpha) = (1 - alpha) * theta_base + alpha * theta_ft for each alpha in `alphas`.
+
+One training run, several evaluated points: each alpha becomes its own run directory
+(`<submission>@alpha=<a>/seed<N>`) and its own leaderboard row, and every point carries the same
+budget ledger (the interpolation costs no training). alpha = 0 is the base model, bit for bit;
+alpha = 1 is the fine-tuned model, bit for bit. theta_base is reloaded from the track's saved base
+model, so the method keeps no state between `train` and `points`.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from pydantic import Field, field_validator
+from transformers import AutoModelForCausalLM, PreTrainedModel
+
+from harness.methods.base import MethodConfig, TrainContext
+from harness.methods.sft import SFTMethod
+
+
+def interpolate(base: PreTrainedModel, finetuned: PreTrainedModel, alpha: float) -> PreTrainedModel:
+    """A new model with weights (1 - alpha) * base + alpha * finetuned (exact at alpha 0 and 1).
+
+    The copy is made of `base`, freshly loaded: a trained model carries TRL's fused-LM-head patch, whose
+    closure still points at the original, so a deep copy of it would run the original's weights.
+    """
+    tuned = dict(finetuned.named_parameters())
+    like = next(finetuned.parameters())
+    point = copy.deepcopy(base).to(device=like.device, dtype=like.dtype)
+    with torch.no_grad():
+        for name, p in point.named_parameters():  # tied weights are listed once, so mixed once
+            p.copy_((1 - alpha) * p + alpha * tuned[name])
+    return point
+
+
+class WiSEFTConfig(MethodConfig):
+    alphas: list[float] = Field(default_factory=lambda: [0.5], min_length=1)
+    """Mixing weights of the fine-tuned model (0 = base, 1 = fine-tuned), one evaluated point each; a number or a
+    list. 0.5, the plain average, is the WiSE-FT paper's default."""
+
+    @field_validator("alphas", mode="before")
+    @classmethod
+    def _one_or_many(cls, value):
+        return [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+    @field_validator("alphas")
+    @classmethod
+    def _in_unit_interval(cls, value: list[float]) -> list[float]:
+        if any(not 0.0 <= a <= 1.0 for a in value):
+            raise ValueError("every alpha must lie in [0, 1]")
+        if len({point_label(a) for a in value}) != len(value):
+            raise ValueError("alphas must be distinct")
+        return value
+
+
+def point_label(alpha: float) -> str:
+    return f"alpha={alpha:g}"
+
+
+class WiSEFTMethod(SFTMethod):
+    name = "wise-ft"
+    config_class = WiSEFTConfig
+
+    def points(
+        self, model: PreTrainedModel, ctx: TrainContext, config: WiSEFTConfig
+    ) -> list[tuple[str | None, PreTrainedModel]]:
+        if ctx.base_model_dir is None:
+            raise ValueError("wise-ft needs the saved base model to interpolate from (TrainContext.base_model_dir)")
+        cfg = dict(ctx.track.get("base_model") or {})  # the track's loading options for this base model
+        kwargs = {"trust_remote_code": bool(cfg.get("trust_remote_code", False))}
+        if cfg.get("kind") == "hf" and cfg.get("revision"):
+            kwargs["revision"] = cfg["revision"]
+        base = AutoModelForCausalLM.from_pretrained(ctx.base_model_dir, **kwargs)
+        return [(point_label(a), interpolate(base, model, a)) for a in config.alphas]
