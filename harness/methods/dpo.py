@@ -76,7 +76,7 @@ class DPOMethod(Method):
         on_gpu = torch.cuda.is_available()
         args = DPOConfig(
             output_dir=str(ctx.output_dir),
-            learning_rate=config.learning_rate,
+            learning_rate=config.learning_rate * config.learning_rate_scale,
             per_device_train_batch_size=config.per_device_train_batch_size,
             gradient_accumulation_steps=config.gradient_accumulation_steps,
             num_train_epochs=config.num_train_epochs,
