@@ -22,10 +22,10 @@ CASES = {
     "grpo": {**RL, "max_steps": 2},
     "reinforce": {**RL, "max_steps": 2},
     "rloo": {**RL, "max_steps": 2},
-    "star": {**SAMPLING, "rounds": 2, "prompts_per_round": 32, "max_steps": 2},
-    "rft": {**SAMPLING, "prompts_per_round": 48, "max_steps": 2},
-    "offline-dft": {**SAMPLING, "prompts_per_round": 48, "max_steps": 2},
-    "dpo": {**SAMPLING, "samples_per_prompt": 8, "prompts": 48, "max_steps": 2},
+    "star": {**SAMPLING, "rounds": 2, "prompts_per_round": 16, "max_steps": 1},
+    "rft": {**SAMPLING, "prompts_per_round": 24, "max_steps": 1},
+    "offline-dft": {**SAMPLING, "prompts_per_round": 24, "max_steps": 1},
+    "dpo": {**SAMPLING, "samples_per_prompt": 8, "prompts": 24, "max_steps": 1},
 }
 
 
@@ -82,13 +82,13 @@ def test_generated_token_cap_counts_each_rollout_at_its_longest(micro_track, mic
 
 
 def test_rollout_cap_stops_star(micro_track, micro_base, tmp_path):
-    # 32 prompts x 4 samples = 128 rollouts a round: round 1 fits, round 2 gets the 72 left (18 prompts), then no more.
+    # 16 prompts x 4 samples = 64 rollouts a round: round 1 fits, round 2 gets the 36 left (9 prompts), then no more.
     hp = {**CASES["star"], "rounds": 5}
-    _, meter, _ = _train(micro_track, micro_base, tmp_path, "star", hp, BudgetConfig(rollouts=200))
-    assert meter.ledger.rollouts == 200
+    _, meter, _ = _train(micro_track, micro_base, tmp_path, "star", hp, BudgetConfig(rollouts=100))
+    assert meter.ledger.rollouts == 100
     assert meter.stopped_by == "rollouts" and meter.report()["within_budget"]
     rounds = [e for e in meter.log_history if "star/round" in e]
-    assert [e["star/rollouts"] for e in rounds] == [128, 72]
+    assert [e["star/rollouts"] for e in rounds] == [64, 36]
 
 
 def test_a_cap_smaller_than_one_generation_batch_refuses_to_start(micro_track, micro_base, tmp_path):
