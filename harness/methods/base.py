@@ -109,12 +109,12 @@ class Method:
         return [(None, model)]
 
 
-def sft_args(ctx: TrainContext, config: MethodConfig, **overrides: Any) -> SFTConfig:
-    """The SFTConfig shared by the SFT family: fp32 on CPU, no checkpoints, completion-only loss."""
+def training_args(ctx: TrainContext, config: MethodConfig) -> dict[str, Any]:
+    """TrainingArguments fields every method shares (SFT, GRPO/RLOO, DPO configs all take them):
+    the method's optimisation hyperparameters, fp32 on CPU / bf16 on GPU, no checkpoints, seeded data."""
     import torch
 
-    on_gpu = torch.cuda.is_available()
-    return SFTConfig(
+    return dict(
         output_dir=str(ctx.output_dir),
         learning_rate=config.learning_rate * config.learning_rate_scale,
         per_device_train_batch_size=config.per_device_train_batch_size,
@@ -125,16 +125,23 @@ def sft_args(ctx: TrainContext, config: MethodConfig, **overrides: Any) -> SFTCo
         warmup_steps=config.warmup_steps,
         weight_decay=config.weight_decay,
         max_grad_norm=config.max_grad_norm,
-        max_length=ctx.max_length,
-        completion_only_loss=True,
-        bf16=on_gpu,
+        bf16=torch.cuda.is_available(),
         gradient_checkpointing=False,
         save_strategy="no",
         report_to="none",
-        logging_steps=10,
         disable_tqdm=True,
         seed=ctx.seed,
         data_seed=ctx.seed,
         dataloader_num_workers=0,
+    )
+
+
+def sft_args(ctx: TrainContext, config: MethodConfig, **overrides: Any) -> SFTConfig:
+    """The SFTConfig shared by the SFT family: completion-only loss at the track's sequence length."""
+    return SFTConfig(
+        **training_args(ctx, config),
+        max_length=ctx.max_length,
+        completion_only_loss=True,
+        logging_steps=10,
         **overrides,
     )

@@ -11,14 +11,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Literal
 
-import torch
 from datasets import Dataset
 from pydantic import Field
 from transformers import PreTrainedModel
 from trl import DPOConfig, DPOTrainer
 
 from harness.budget import BudgetExceeded, BudgetMeter
-from harness.methods.base import Method, MethodConfig, TrainContext, meter_trainer
+from harness.methods.base import Method, MethodConfig, TrainContext, meter_trainer, training_args
 from harness.methods.grpo import require_task, track_max_new_tokens
 from harness.rewards import score
 from harness.track_data import conversation
@@ -73,30 +72,12 @@ class DPOMethod(Method):
         meter.log_history.append({"step": 0, "dpo/pairs": len(pairs)})
         if len(pairs) == 0:
             return ctx.model  # every group was all-correct or all-wrong: no preference to learn
-        on_gpu = torch.cuda.is_available()
         args = DPOConfig(
-            output_dir=str(ctx.output_dir),
-            learning_rate=config.learning_rate * config.learning_rate_scale,
-            per_device_train_batch_size=config.per_device_train_batch_size,
-            gradient_accumulation_steps=config.gradient_accumulation_steps,
-            num_train_epochs=config.num_train_epochs,
-            max_steps=config.max_steps,
-            lr_scheduler_type=config.lr_scheduler_type,
-            warmup_steps=config.warmup_steps,
-            weight_decay=config.weight_decay,
-            max_grad_norm=config.max_grad_norm,
+            **training_args(ctx, config),
             beta=config.beta,
             loss_type=[config.loss_type],
             max_length=ctx.max_length,
-            bf16=on_gpu,
-            gradient_checkpointing=False,
-            save_strategy="no",
-            report_to="none",
             logging_steps=10,
-            disable_tqdm=True,
-            seed=ctx.seed,
-            data_seed=ctx.seed,
-            dataloader_num_workers=0,
         )
         trainer = DPOTrainer(
             model=ctx.model,  # loaded from the base directory: TRL reloads it from there as the reference

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import torch
 from pydantic import Field, model_validator
 from trl import GRPOConfig, GRPOTrainer
 
-from harness.methods.base import Method, MethodConfig, TrainContext
+from harness.methods.base import Method, MethodConfig, TrainContext, training_args
 from harness.rewards import RewardName, reward_funcs, rl_dataset
 
 
@@ -72,19 +71,9 @@ class GRPOMethodConfig(RLConfig):
 
 
 def rl_args(ctx: TrainContext, config: RLConfig) -> dict[str, Any]:
-    """TrainingArguments fields shared by GRPOConfig and RLOOConfig: fp32 on CPU, no checkpoints."""
-    on_gpu = torch.cuda.is_available()
+    """GRPOConfig / RLOOConfig fields: the shared training arguments plus generation settings."""
     return dict(
-        output_dir=str(ctx.output_dir),
-        learning_rate=config.learning_rate * config.learning_rate_scale,
-        per_device_train_batch_size=config.per_device_train_batch_size,
-        gradient_accumulation_steps=config.gradient_accumulation_steps,
-        num_train_epochs=config.num_train_epochs,
-        max_steps=config.max_steps,
-        lr_scheduler_type=config.lr_scheduler_type,
-        warmup_steps=config.warmup_steps,
-        weight_decay=config.weight_decay,
-        max_grad_norm=config.max_grad_norm,
+        **training_args(ctx, config),
         num_generations=config.num_generations,
         max_completion_length=config.max_completion_length or track_max_new_tokens(ctx),
         temperature=config.temperature,
@@ -92,15 +81,7 @@ def rl_args(ctx: TrainContext, config: RLConfig) -> dict[str, Any]:
         top_k=0,
         reward_weights=config.reward_weights,
         mask_truncated_completions=config.mask_truncated_completions,
-        bf16=on_gpu,
-        gradient_checkpointing=False,
-        save_strategy="no",
-        report_to="none",
         logging_steps=config.logging_steps,
-        disable_tqdm=True,
-        seed=ctx.seed,
-        data_seed=ctx.seed,
-        dataloader_num_workers=0,
     )
 
 
