@@ -1,4 +1,4 @@
-"""The domain-vs-general scatter of one track, as an inline SVG string.
+"""The domain-vs-general scatter of one track and training curves, as inline SVG strings.
 
 Byte-identical across builds: a fixed hash salt for element ids, no date or creator metadata, a
 font that ships with matplotlib, glyphs drawn as paths. No untrusted text goes into the figure:
@@ -71,6 +71,44 @@ def scatter_svg(track: TrackTable) -> str:
             ax.legend(loc="best", fontsize=8, frameon=False)
         else:
             ax.text(0.5, 0.5, "no valid entries", transform=ax.transAxes, ha="center", va="center")
+        fig.tight_layout()
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg"):]
+
+
+Curve = list[dict]
+"""metrics.json "curve": [{"step", "score", "mean_length"}, ...]."""
+
+
+def mean_curve(curves: list[Curve]) -> Curve:
+    """The mean over seeds at the steps every seed's curve has (seeds may stop at different steps)."""
+    if not curves:
+        return []
+    steps = sorted(set.intersection(*({p["step"] for p in c} for c in curves)))
+    by_step = [{p["step"]: p for p in c} for c in curves]
+    return [{"step": s, **{k: sum(c[s][k] for c in by_step) / len(by_step) for k in ("score", "mean_length")}}
+            for s in steps]
+
+
+def curves_svg(series: list[tuple[str, Curve]]) -> str:
+    """Domain score and mean response length against optimizer steps, one line per (label, curve).
+
+    Labels are shown in the legend: pass table numbers ("#3"), never submission names.
+    """
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(8.6, 3.4))
+        score_ax, length_ax = fig.subplots(1, 2)
+        for ax, key, label in ((score_ax, "score", "domain score (0-100)"), (length_ax, "mean_length", "mean response length (tokens)")):
+            ax.set_xlabel("optimizer step")
+            ax.set_ylabel(label)
+            ax.grid(True, color="#dddddd", linewidth=0.6)
+            for name, curve in series:
+                if curve:
+                    ax.plot([p["step"] for p in curve], [p[key] for p in curve], marker=".", markersize=4, linewidth=1, label=name)
+        if len(series) > 1:
+            score_ax.legend(loc="best", fontsize=7, frameon=False)
         fig.tight_layout()
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})

@@ -166,7 +166,7 @@ def build_site(
     writer.text("leaderboard.json", export.leaderboard_to_json(board))
 
     for track in board.tracks:
-        _write_track(writer, track)
+        _write_track(writer, track, by_run)
         for row in track.rows:
             for run in row.runs:
                 record = by_run[(row.track, row.submission, row.point, run.seed)]
@@ -174,13 +174,23 @@ def build_site(
     return out_dir / "index.html"
 
 
-def _write_track(writer: _Writer, track: TrackTable) -> None:
+def _track_curves(track: TrackTable, by_run: dict[tuple, dict]) -> str | None:
+    """Every valid entry's training curve (mean over its seeds), labelled by its # in the table; None without curves."""
+    series = []
+    for number, row in enumerate(track.rows, start=1):
+        curves = [by_run[(row.track, row.submission, row.point, run.seed)].get("curve") for run in row.runs]
+        if row.valid and curves and all(curves):
+            series.append((f"#{number}", plot.mean_curve(curves)))
+    return plot.curves_svg(series) if series else None
+
+
+def _write_track(writer: _Writer, track: TrackTable, by_run: dict[tuple, dict]) -> None:
     page = track_page(track.track)
     stem = page.removesuffix(".html")
     leaderboard = tables.leaderboard_table(track, run_page)
     per_task = tables.task_table(track)
     writer.page(page, "track.html.j2", title=f"{track.track} leaderboard", track=track,
-                scatter=plot.scatter_svg(track),
+                scatter=plot.scatter_svg(track), curves=_track_curves(track, by_run),
                 sections=[(leaderboard, writer.exports(stem, leaderboard)), (per_task, writer.exports(stem, per_task))],
                 invalid=[row for row in track.rows if not row.valid])
 
@@ -190,8 +200,10 @@ def _write_run(writer: _Writer, track: TrackTable, row: Row, run: RunSummary, re
     run_dir = record.get("run_dir")
     files = run_files_loader(run_dir) if run_files_loader and run_dir else {}
     samples = samples_loader(run_dir) if samples_loader and run_dir else {}
+    curve = record.get("curve")
     writer.page(run_page(row, run), "run.html.j2", title=f"{row.label} seed {run.seed}", track=track, row=row,
-                run=run, record=record, files=files, samples=samples, track_href=track_page(track.track))
+                run=run, record=record, files=files, samples=samples, track_href=track_page(track.track),
+                curve=plot.curves_svg([("this run", curve)]) if curve else None)
 
 
 def cmd_leaderboard(runs_dir: Path, out_dir: Path, current_versions: Mapping[str, str]) -> Path:

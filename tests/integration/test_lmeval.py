@@ -145,3 +145,34 @@ def test_code_execution_needs_permission(monkeypatch):
     assert pass_at_k(["assert f() == 1"], [["def f():\n    return 2"]], k=[1]) == {"pass@1": 0.0}
     assert pass_at_k(["f()"], [["def f():\n    while True: pass"]], k=[1]) == {"pass@1": 0.0}  # timed out
     assert os.environ["HF_ALLOW_CODE_EVAL"] == "1"
+
+
+SEED004_DIRS = ["ifeval", "gsm8k", "humaneval", "hellaswag", "arc_easy", "arc_challenge", "piqa", "mmlu"]
+
+
+@pytest.mark.skipif(not all((SHARED / d).is_dir() for d in SEED004_DIRS),
+                    reason="the shared data directory lacks one of the seed004-general benchmarks")
+def test_seed004_suite_runs_offline_on_the_shared_data(cache_dir, tiny_model, tmp_path, monkeypatch):
+    """Every seed004-general task has local data here, so every one runs offline and is scored (HumanEval too,
+    with permission): generation tasks (IFEval, GSM8K 5-shot, HumanEval) as well as multiple choice."""
+    from harness.config import GeneralSuiteConfig
+    from harness.lmeval import run_suite
+
+    monkeypatch.setenv("HARNESS_DATA_DIR", str(SHARED))
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model, tok = tiny_model
+    out = tmp_path / "run"
+    gs = GeneralSuiteConfig(name="seed004-general", limit=2, batch_size=8, max_gen_toks=8)
+    outcome = run_suite(model, tok, gs, out, allow_code_execution=True)
+
+    names = [r.name for r in outcome.results]
+    assert names == ["ifeval", "gsm8k_5shot", "humaneval", "hellaswag", "arc_easy", "arc_challenge", "piqa", "mmlu"]
+    assert outcome.record["unavailable"] == []
+    assert outcome.record["code_execution"] == {"allowed": True, "executed": True}
+    for r in outcome.results:
+        assert 0 <= r.metrics["score"] <= 100 and r.metrics["n"] >= 2, r.name
+        assert (out / "samples" / f"lmeval-{r.name}.jsonl").is_file()
+    by_name = {r.name: r.metrics for r in outcome.results}
+    assert by_name["ifeval"]["metric"] == "inst_level_strict_acc"
+    assert by_name["gsm8k_5shot"]["n_shot"] == 5

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from harness.render import export, load, tables
-from harness.render.site import build_site, cmd_leaderboard, slug
+from harness.render.site import build_site, cmd_leaderboard, slug, track_page
 from harness.scoring import RANK_RULE, score_runs
 
 EVIL = "<script>alert(1)</script>"
@@ -158,3 +158,24 @@ def test_a_site_builds_from_records_alone(tmp_path):
     track = (tmp_path / "track-t.html").read_text()
     assert "No base entry" in track and "pinned" in index.read_text()
     assert "config.json not available" in (tmp_path / "runs" / "t" / "sft" / "seed0.html").read_text()
+
+
+def test_training_curves_are_drawn_on_track_and_run_pages(tmp_path):
+    from harness.render.plot import mean_curve
+
+    runs = tmp_path / "runs"
+    for seed, scores in ((0, [50.0, 60.0, 90.0]), (1, [50.0, 70.0, 80.0])):
+        rec = metrics("grpo", 0.6, seed=seed)
+        rec["curve"] = [{"step": 5 * i, "score": s, "mean_length": 2.0 + 10 * i} for i, s in enumerate(scores)]
+        write_run(runs, rec)
+    write_run(runs, metrics("base", 0.3))
+    site = cmd_leaderboard(runs, tmp_path / "site", VERSIONS).parent
+
+    track = (site / track_page("t")).read_text()
+    assert 'id="training-curves"' in track and track.count("<svg") == 2  # scatter + curves
+    run_pages = sorted(p for p in site.rglob("*.html") if p.name not in ("index.html", track_page("t")))
+    with_curve = [p for p in run_pages if 'id="training-curve"' in p.read_text()]
+    assert len(with_curve) == 2 and len(run_pages) == 3  # the base run has no curve
+    # The track figure averages seeds step by step, over the steps every seed reached.
+    assert mean_curve([[{"step": 0, "score": 50.0, "mean_length": 2.0}, {"step": 5, "score": 60.0, "mean_length": 4.0}],
+                       [{"step": 0, "score": 70.0, "mean_length": 2.0}]]) == [{"step": 0, "score": 60.0, "mean_length": 2.0}]
