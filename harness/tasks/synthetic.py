@@ -157,14 +157,19 @@ def maximum(rng: random.Random, *, digits: int = 3) -> Example:
 
 
 @GENERATORS.register("modsum")
-def modsum(rng: random.Random, *, terms: int = 3, modulus: int = 10) -> Example:
-    """Sum of a few digits modulo m, with the running sums as the chain."""
+def modsum(rng: random.Random, *, terms: int = 3, modulus: int = 10, cot_prob: float = 0.0) -> Example:
+    """Sum of a few digits modulo m; with probability cot_prob the target first spells the running sums
+    (modulus <= 10, so every running sum is one character, as parity's running XOR is)."""
+    if not 2 <= modulus <= 10:
+        raise ValueError(f"modulus must be in 2..10, got {modulus}")
     xs = [rng.randrange(modulus) for _ in range(terms)]
     running, acc = [], 0
     for x in xs:
         acc = (acc + x) % modulus
         running.append(str(acc))
-    return Example(f"modsum {' '.join(map(str, xs))}", f"={running[-1]}", running[-1], tuple(running))
+    answer = running[-1]
+    return Example(f"modsum {''.join(map(str, xs))}", _with_cot(rng, cot_prob, "".join(running), answer), answer,
+                   tuple(running))
 
 
 _NAMES = ("Ava", "Ben", "Cleo", "Dan", "Eve", "Finn", "Gia", "Hugo", "Ivy", "Jack", "Kim", "Leo", "Mia", "Noah")

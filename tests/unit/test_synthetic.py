@@ -54,6 +54,23 @@ def test_multiplication_trace_adds_up_reversed():
         assert int(ex.answer[::-1]) == a * b
 
 
+def test_modsum_chain_is_the_running_sum_and_cot_prob_leaves_the_prompts_alone():
+    gen = GENERATORS.get("modsum")
+    rng_short, rng_long = random.Random(6), random.Random(6)
+    short = [gen(rng_short, terms=8) for _ in range(40)]
+    long = [gen(rng_long, terms=8, cot_prob=1.0) for _ in range(40)]
+    assert [e.prompt for e in short] == [e.prompt for e in long]  # the coin is drawn either way
+    for ex in long:
+        digits = [int(c) for c in ex.prompt.split()[1]]
+        assert len(digits) == 8
+        running = [sum(digits[: i + 1]) % 10 for i in range(8)]
+        assert ex.completion == "".join(map(str, running)) + f"={running[-1]}"
+        assert ex.answer == str(sum(digits) % 10) and ex.chain == tuple(map(str, running))
+    assert all(e.completion == f"={e.answer}" for e in short)
+    with pytest.raises(ValueError, match="modulus"):
+        gen(random.Random(0), modulus=11)
+
+
 @pytest.mark.parametrize(
     "name,check",
     [
