@@ -51,3 +51,16 @@ def test_study_with_a_missing_submission_file_names_it(tmp_path):
     study.write_text("name: x\ntrack: tiny-parity\nsubmissions: [nope.yaml]\n")
     with pytest.raises(ConfigError, match="submissions.0"):
         load_study(study)
+
+
+@pytest.mark.parametrize("name", ["forgetting", "parity-rl", "rollout-matching"])
+def test_shipped_studies_load(name):
+    """The studies the README and the issues point to parse, name real tracks and start from the base entry."""
+    study, track, subs = load_study(Path(__file__).resolve().parents[2] / "submissions" / "studies" / f"{name}.yaml")
+    assert study.name == name and track.name == study.track
+    assert subs[0].method == "base"
+    if name == "forgetting":
+        names = {s.name for s in subs}
+        for method in ("sft", "talr", "lora", "l2", "kl", "wise-ft", "flow"):
+            assert {method, f"{method}-lr5x"} <= names  # every mitigation at 1x and 5x the track's rate
+        assert track.name == "tiny-arith" and study.seeds == [0, 1, 2]
