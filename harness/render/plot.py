@@ -78,6 +78,8 @@ def scatter_svg(track: TrackTable) -> str:
     return svg[svg.index("<svg"):]
 
 
+LINESTYLES = ("-", "--", ":", "-.")
+MARKERS = ("o", "s", "^", "v", "D")
 Curve = list[dict]
 """metrics.json "curve": [{"step", "score", "mean_length"}, ...]."""
 
@@ -104,9 +106,10 @@ def curves_svg(series: list[tuple[str, Curve]]) -> str:
             ax.set_xlabel("optimizer step")
             ax.set_ylabel(label)
             ax.grid(True, color="#dddddd", linewidth=0.6)
-            for name, curve in series:
-                if curve:
-                    ax.plot([p["step"] for p in curve], [p[key] for p in curve], marker=".", markersize=4, linewidth=1, label=name)
+            for i, (name, curve) in enumerate(series):
+                if curve:  # line styles and markers cycle so that overlapping curves stay distinguishable
+                    ax.plot([p["step"] for p in curve], [p[key] for p in curve], linestyle=LINESTYLES[i % len(LINESTYLES)],
+                            marker=MARKERS[i % len(MARKERS)], markersize=3, linewidth=1.2, label=name)
         if len(series) > 1:
             score_ax.legend(loc="best", fontsize=7, frameon=False)
         fig.tight_layout()
