@@ -52,12 +52,16 @@ def main() -> None:
     rows.append(("torch threads", str(torch.get_num_threads())))
 
     if args.fresh_pretrain:
+        previous = os.environ.get("HARNESS_CACHE_DIR")
         with tempfile.TemporaryDirectory() as tmp:
             os.environ["HARNESS_CACHE_DIR"] = tmp
             t0 = time.perf_counter()
             ensure_base_model(track)
             rows.append(("pretraining (fresh, incl. base eval)", f"{time.perf_counter() - t0:.1f} s"))
-        os.environ.pop("HARNESS_CACHE_DIR")
+        if previous is None:
+            os.environ.pop("HARNESS_CACHE_DIR")
+        else:
+            os.environ["HARNESS_CACHE_DIR"] = previous
     path = ensure_base_model(track)
     record = json.loads((path / "base_scores.json").read_text())
     rows.append(("pretraining (cache record)", f"{record['pretrain_seconds']:.1f} s, {track.base_model.pretrain.steps} steps"))
@@ -100,8 +104,8 @@ def main() -> None:
                 trainer.train()
                 sink.append(time.perf_counter() - t0)
         p, m = statistics.median(plain), statistics.median(metered)
-        rows.append(("TRL SFT 60 steps, plain (median)", f"{p:.2f} s  {plain}"))
-        rows.append(("same, with the harness meter (median)", f"{m:.2f} s  {metered}"))
+        rows.append(("TRL SFT 60 steps, plain (median)", f"{p:.2f} s  ({', '.join(f'{x:.2f}' for x in plain)})"))
+        rows.append(("same, with the harness meter (median)", f"{m:.2f} s  ({', '.join(f'{x:.2f}' for x in metered)})"))
         rows.append(("harness overhead", f"{100 * (m - p) / p:+.1f}%"))
 
     model, tok = load_base_model(path)
