@@ -17,13 +17,12 @@ from transformers import PreTrainedModel
 from trl import DPOConfig, DPOTrainer
 
 from harness.budget import BudgetExceeded, BudgetMeter
-from harness.methods.base import Method, MethodConfig, TrainContext, meter_trainer, training_args
-from harness.methods.grpo import require_task, track_max_new_tokens
-from harness.rewards import score
+from harness.methods.base import Method, TrainContext, meter_trainer, training_args
+from harness.methods.self_sampled import SampledDataConfig, require_sampler, sample_graded
 from harness.track_data import conversation
 
 
-class DPOMethodConfig(MethodConfig):
+class DPOMethodConfig(SampledDataConfig):
     learning_rate: float = Field(1e-4, gt=0)
     beta: float = Field(0.1, gt=0)
     """Strength of the implicit KL to the reference (base) model."""
@@ -31,14 +30,7 @@ class DPOMethodConfig(MethodConfig):
     prompts: int | None = Field(512, ge=1)
     """Training prompts to sample pairs for; None: all of them."""
     samples_per_prompt: int = Field(4, ge=2)
-    temperature: float = Field(1.0, gt=0)
-    """Sampling temperature of the rollouts."""
-    max_new_tokens: int | None = Field(None, ge=1)
-    """Token limit of a rollout; None: the track's eval max_new_tokens."""
-    filter: Literal["outcome", "process"] = "outcome"
-    """What makes a completion 'chosen': a correct final answer, or also a fully correct chain of thought."""
-    num_train_epochs: float = Field(1.0, gt=0)
-    warmup_steps: int = Field(0, ge=0)
+    """A pair needs an accepted and a rejected completion of the same prompt."""
 
 
 class DPOMethod(Method):
@@ -48,23 +40,17 @@ class DPOMethod(Method):
 
     def preference_pairs(self, ctx: TrainContext, config: DPOMethodConfig) -> Dataset:
         examples = list(ctx.train_examples)[: config.prompts]
-        sampled = ctx.sampler.sample(
-            ctx.model, [ex.prompt for ex in examples], k=config.samples_per_prompt, temperature=config.temperature,
-            max_new_tokens=config.max_new_tokens or track_max_new_tokens(ctx),
-        )
         rows = []
-        for ex, row in zip(examples, sampled):
-            good = [c.text for c in row if score(config.filter, ctx.task, c.text, ex) > 0]
-            bad = [c.text for c in row if score(config.filter, ctx.task, c.text, ex) == 0]
+        for ex, row in zip(examples, sample_graded(ctx, config, ctx.model, examples)):
+            good = [text for text, accepted in row if accepted]
+            bad = [text for text, accepted in row if not accepted]
             if good and bad:
                 chosen, rejected = conversation(replace(ex, completion=good[0])), conversation(replace(ex, completion=bad[0]))
                 rows.append({"prompt": chosen["prompt"], "chosen": chosen["completion"], "rejected": rejected["completion"]})
         return Dataset.from_list(rows)
 
     def train(self, ctx: TrainContext, config: DPOMethodConfig, meter: BudgetMeter) -> PreTrainedModel:
-        require_task(ctx, self.name)
-        if ctx.sampler is None:
-            raise ValueError("dpo samples its preference pairs and needs the harness's sampler (ctx.sampler)")
+        require_sampler(ctx, self.name)
         try:
             pairs = self.preference_pairs(ctx, config)
         except BudgetExceeded:

@@ -25,7 +25,8 @@ import torch
 from pydantic import Field
 from trl import SFTTrainer
 
-from harness.methods.base import MethodConfig, TrainContext, sft_args
+from harness.methods.base import MethodConfig, TrainContext
+from harness.methods.losses import label_log_probs, token_mean
 from harness.methods.sft import SFTMethod
 
 WEIGHT_COLUMN = "flow_weight"
@@ -86,24 +87,15 @@ class FLOWTrainer(SFTTrainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         w = inputs.pop(WEIGHT_COLUMN)
-        inputs["use_cache"] = False
-        out = model(**inputs, fused_lm_head=True)
-        n = out.label_mask.sum() if num_items_in_batch is None else num_items_in_batch
-        loss = (w[:, None].to(out.log_probs.dtype) * -out.log_probs).sum() / torch.as_tensor(
-            n, device=out.log_probs.device).clamp(min=1)
+        out = label_log_probs(model, inputs)
+        loss = token_mean(w[:, None].to(out.log_probs.dtype) * -out.log_probs, out.label_mask, num_items_in_batch)
         return (loss, out) if return_outputs else loss
 
 
 class FLOWMethod(SFTMethod):
     name = "flow"
     config_class = FLOWConfig
+    trainer_class = FLOWTrainer
 
-    def build_trainer(self, ctx: TrainContext, config: FLOWConfig) -> FLOWTrainer:
-        return FLOWTrainer(
-            model=ctx.model,
-            args=sft_args(ctx, config),
-            train_dataset=ctx.train_dataset,
-            processing_class=ctx.tokenizer,
-            temperature=config.temperature,
-            scoring_batch_size=config.per_device_train_batch_size,
-        )
+    def trainer_kwargs(self, ctx: TrainContext, config: FLOWConfig) -> dict:
+        return {"temperature": config.temperature, "scoring_batch_size": config.per_device_train_batch_size}

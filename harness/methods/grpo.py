@@ -11,12 +11,13 @@ stops training before a generation batch could pass a cap (harness.budget.attach
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 from trl import GRPOConfig, GRPOTrainer
 
 from harness.methods.base import Method, MethodConfig, TrainContext, training_args
+from harness.methods.self_sampled import require_task, track_max_new_tokens
 from harness.rewards import RewardName, reward_funcs, rl_dataset
 
 
@@ -85,21 +86,15 @@ def rl_args(ctx: TrainContext, config: RLConfig) -> dict[str, Any]:
     )
 
 
-def track_max_new_tokens(ctx: TrainContext, default: int = 32) -> int:
-    return int((ctx.track.get("eval") or {}).get("max_new_tokens", default))
-
-
-def require_task(ctx: TrainContext, method: str) -> None:
-    if ctx.task is None or not ctx.train_examples:
-        raise ValueError(f"{method} needs the domain task and its training examples in the TrainContext (for rewards)")
-
-
 class GRPOMethod(Method):
+    """Also the base of the GRPO family: a variant sets `trainer_class` and overrides `rl_config`."""
+
     name = "grpo"
     config_class = GRPOMethodConfig
     uses_sft_data = False
+    trainer_class: ClassVar[type] = GRPOTrainer
 
-    def grpo_config(self, ctx: TrainContext, config: GRPOMethodConfig) -> GRPOConfig:
+    def rl_config(self, ctx: TrainContext, config: GRPOMethodConfig) -> GRPOConfig:
         return GRPOConfig(
             **rl_args(ctx, config),
             loss_type=config.loss_type,
@@ -110,12 +105,12 @@ class GRPOMethod(Method):
             num_iterations=config.num_iterations,
         )
 
-    def build_trainer(self, ctx: TrainContext, config: GRPOMethodConfig) -> GRPOTrainer:
+    def build_trainer(self, ctx: TrainContext, config: RLConfig):
         require_task(ctx, self.name)
-        return GRPOTrainer(
+        return self.trainer_class(
             model=ctx.model,  # loaded from the base model's directory, so beta > 0 can reload the reference
             reward_funcs=reward_funcs(ctx.task, ctx.train_examples, config.rewards),
-            args=self.grpo_config(ctx, config),
+            args=self.rl_config(ctx, config),
             train_dataset=rl_dataset(ctx.train_examples),
             processing_class=ctx.tokenizer,
         )

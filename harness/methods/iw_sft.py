@@ -21,8 +21,9 @@ from pydantic import Field
 from transformers import PreTrainedModel
 from trl import SFTTrainer
 
-from harness.methods.base import MethodConfig, TrainContext, sft_args
+from harness.methods.base import MethodConfig, TrainContext
 from harness.methods.kl import frozen_reference, reference_log_probs
+from harness.methods.losses import label_log_probs, token_mean
 from harness.methods.sft import SFTMethod
 
 
@@ -49,12 +50,10 @@ class IWSFTTrainer(SFTTrainer):
         self.max_weight = max_weight
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        inputs["use_cache"] = False
-        out = model(**inputs, fused_lm_head=True)
+        out = label_log_probs(model, inputs)
         ref = reference_log_probs(self.ref_model, inputs, out.log_probs.device)
         w = iw_sft_weights(out.log_probs, ref, out.label_mask, self.temperature, self.max_weight)
-        n = out.label_mask.sum() if num_items_in_batch is None else num_items_in_batch
-        loss = (w[:, None] * -out.log_probs).sum() / torch.as_tensor(n, device=out.log_probs.device).clamp(min=1)
+        loss = token_mean(w[:, None] * -out.log_probs, out.label_mask, num_items_in_batch)
         self._metrics["train" if model.training else "eval"]["iw_mean"].append(w.mean().item())
         return (loss, out) if return_outputs else loss
 
@@ -62,14 +61,8 @@ class IWSFTTrainer(SFTTrainer):
 class IWSFTMethod(SFTMethod):
     name = "iw-sft"
     config_class = IWSFTConfig
+    trainer_class = IWSFTTrainer
 
-    def build_trainer(self, ctx: TrainContext, config: IWSFTConfig) -> IWSFTTrainer:
-        return IWSFTTrainer(
-            model=ctx.model,
-            args=sft_args(ctx, config),
-            train_dataset=ctx.train_dataset,
-            processing_class=ctx.tokenizer,
-            ref_model=frozen_reference(ctx.model),
-            temperature=config.temperature,
-            max_weight=config.max_weight,
-        )
+    def trainer_kwargs(self, ctx: TrainContext, config: IWSFTConfig) -> dict:
+        return {"ref_model": frozen_reference(ctx.model), "temperature": config.temperature,
+                "max_weight": config.max_weight}

@@ -20,7 +20,8 @@ from transformers import PreTrainedModel
 from trl import SFTTrainer
 from trl.trainer.utils import add_fused_lm_head
 
-from harness.methods.base import MethodConfig, TrainContext, sft_args
+from harness.methods.base import MethodConfig, TrainContext
+from harness.methods.losses import label_log_probs, token_mean
 from harness.methods.sft import SFTMethod
 
 
@@ -45,11 +46,8 @@ def reference_log_probs(ref: PreTrainedModel, inputs: dict, device: torch.device
 def k3_kl(log_probs: torch.Tensor, ref_log_probs: torch.Tensor, label_mask: torch.Tensor,
           num_items: torch.Tensor | int | None = None) -> torch.Tensor:
     """Mean over supervised tokens of exp(d) - d - 1, d = ref - policy log-prob; `num_items` overrides the count."""
-    m = label_mask.float()
-    d = (ref_log_probs - log_probs) * m
-    k3 = (torch.exp(d) - d - 1) * m
-    n = m.sum() if num_items is None else num_items
-    return k3.sum() / torch.as_tensor(n, device=log_probs.device).clamp(min=1)
+    d = (ref_log_probs - log_probs) * label_mask
+    return token_mean(torch.exp(d) - d - 1, label_mask, num_items)
 
 
 class KLConfig(MethodConfig):
@@ -64,11 +62,9 @@ class KLTrainer(SFTTrainer):
         self.coef = coef
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        inputs["use_cache"] = False
-        out = model(**inputs, fused_lm_head=True)  # log p of each next-token label, no full logits
+        out = label_log_probs(model, inputs)
         ref = reference_log_probs(self.ref_model, inputs, out.log_probs.device)
-        n = out.label_mask.sum() if num_items_in_batch is None else num_items_in_batch
-        nll = -out.log_probs.sum() / torch.as_tensor(n, device=out.log_probs.device).clamp(min=1)
+        nll = token_mean(-out.log_probs, out.label_mask, num_items_in_batch)
         kl = k3_kl(out.log_probs, ref, out.label_mask, num_items_in_batch)
         loss = nll + self.coef * kl
         logged = k3_kl(out.log_probs.detach(), ref, out.label_mask)  # this micro-batch's own token mean
@@ -79,13 +75,8 @@ class KLTrainer(SFTTrainer):
 class KLMethod(SFTMethod):
     name = "kl"
     config_class = KLConfig
+    trainer_class = KLTrainer
 
-    def build_trainer(self, ctx: TrainContext, config: KLConfig) -> KLTrainer:
-        return KLTrainer(
-            model=ctx.model,
-            args=sft_args(ctx, config),
-            train_dataset=ctx.train_dataset,
-            processing_class=ctx.tokenizer,
-            ref_model=frozen_reference(ctx.model),  # copied before SFTTrainer patches or moves the model
-            coef=config.coef,
-        )
+    def trainer_kwargs(self, ctx: TrainContext, config: KLConfig) -> dict:
+        # The reference is copied here, before SFTTrainer patches or moves the model.
+        return {"ref_model": frozen_reference(ctx.model), "coef": config.coef}

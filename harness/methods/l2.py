@@ -14,7 +14,7 @@ import torch
 from pydantic import Field
 from trl import SFTTrainer
 
-from harness.methods.base import MethodConfig, TrainContext, sft_args
+from harness.methods.base import MethodConfig, TrainContext
 from harness.methods.sft import SFTMethod
 
 
@@ -53,12 +53,7 @@ class L2Trainer(SFTTrainer):
 class L2Method(SFTMethod):
     name = "l2"
     config_class = L2Config
+    trainer_class = L2Trainer
 
-    def build_trainer(self, ctx: TrainContext, config: L2Config) -> L2Trainer:
-        return L2Trainer(
-            model=ctx.model,
-            args=sft_args(ctx, config),
-            train_dataset=ctx.train_dataset,
-            processing_class=ctx.tokenizer,
-            coef=config.coef,
-        )
+    def trainer_kwargs(self, ctx: TrainContext, config: L2Config) -> dict:
+        return {"coef": config.coef}

@@ -13,10 +13,9 @@ from __future__ import annotations
 from peft import LoraConfig as PeftLoraConfig
 from pydantic import Field
 from transformers import PreTrainedModel
-from trl import SFTTrainer
 
 from harness.budget import BudgetMeter
-from harness.methods.base import MethodConfig, TrainContext, sft_args
+from harness.methods.base import MethodConfig, TrainContext
 from harness.methods.sft import SFTMethod
 
 
@@ -35,20 +34,9 @@ class LoRAMethod(SFTMethod):
     name = "lora"
     config_class = LoRAConfig
 
-    def build_trainer(self, ctx: TrainContext, config: LoRAConfig) -> SFTTrainer:
-        return SFTTrainer(
-            model=ctx.model,
-            args=sft_args(ctx, config),
-            train_dataset=ctx.train_dataset,
-            processing_class=ctx.tokenizer,
-            peft_config=PeftLoraConfig(
-                r=config.rank,
-                lora_alpha=config.alpha,
-                lora_dropout=config.dropout,
-                target_modules=config.target_modules,
-                task_type="CAUSAL_LM",
-            ),
-        )
+    def trainer_kwargs(self, ctx: TrainContext, config: LoRAConfig) -> dict:
+        return {"peft_config": PeftLoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
+                                              target_modules=config.target_modules, task_type="CAUSAL_LM")}
 
     def train(self, ctx: TrainContext, config: LoRAConfig, meter: BudgetMeter) -> PreTrainedModel:
         """Train the adapters under the meter, then fold them into the weights."""

@@ -31,7 +31,7 @@ class ReinforceMethod(GRPOMethod):
     name = "reinforce"
     config_class = ReinforceConfig
 
-    def grpo_config(self, ctx: TrainContext, config: ReinforceConfig) -> GRPOConfig:
+    def rl_config(self, ctx: TrainContext, config: ReinforceConfig) -> GRPOConfig:
         return GRPOConfig(
             **rl_args(ctx, config),
             loss_type="dr_grpo",

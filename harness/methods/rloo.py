@@ -12,8 +12,7 @@ from pydantic import Field
 from trl import RLOOConfig, RLOOTrainer
 
 from harness.methods.base import TrainContext
-from harness.methods.grpo import GRPOMethod, RLConfig, require_task, rl_args
-from harness.rewards import reward_funcs, rl_dataset
+from harness.methods.grpo import GRPOMethod, RLConfig, rl_args
 
 
 class RLOOMethodConfig(RLConfig):
@@ -28,20 +27,13 @@ class RLOOMethodConfig(RLConfig):
 class RLOOMethod(GRPOMethod):
     name = "rloo"
     config_class = RLOOMethodConfig
+    trainer_class = RLOOTrainer
 
-    def build_trainer(self, ctx: TrainContext, config: RLOOMethodConfig) -> RLOOTrainer:
-        require_task(ctx, self.name)
-        args = RLOOConfig(
+    def rl_config(self, ctx: TrainContext, config: RLOOMethodConfig) -> RLOOConfig:
+        return RLOOConfig(
             **rl_args(ctx, config),
             beta=config.beta,
             epsilon=config.epsilon,
             num_iterations=config.num_iterations,
             normalize_advantages=config.normalize_advantages,
-        )
-        return RLOOTrainer(
-            model=ctx.model,
-            reward_funcs=reward_funcs(ctx.task, ctx.train_examples, config.rewards),
-            args=args,
-            train_dataset=rl_dataset(ctx.train_examples),
-            processing_class=ctx.tokenizer,
         )

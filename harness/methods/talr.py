@@ -13,7 +13,8 @@ import torch
 from pydantic import Field
 from trl import SFTTrainer
 
-from harness.methods.base import MethodConfig, TrainContext, sft_args
+from harness.methods.base import MethodConfig, TrainContext
+from harness.methods.losses import label_log_probs, token_mean
 from harness.methods.sft import SFTMethod
 
 
@@ -33,8 +34,7 @@ def talr_loss(
 ) -> torch.Tensor:
     """mean over supervised tokens of w * (-log p); `num_items` overrides the count (gradient accumulation)."""
     w, _ = talr_weights(log_probs, label_mask, floor)
-    n = label_mask.float().sum() if num_items is None else num_items
-    return (w * -log_probs).sum() / torch.as_tensor(n, device=log_probs.device).clamp(min=1)
+    return token_mean(w * -log_probs, label_mask, num_items)
 
 
 class TALRConfig(MethodConfig):
@@ -48,8 +48,7 @@ class TALRTrainer(SFTTrainer):
         self.floor = floor
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        inputs["use_cache"] = False
-        out = model(**inputs, fused_lm_head=True)  # log p of each next-token label, no full logits
+        out = label_log_probs(model, inputs)
         loss = talr_loss(out.log_probs, out.label_mask, num_items_in_batch, self.floor)
         return (loss, out) if return_outputs else loss
 
@@ -57,12 +56,7 @@ class TALRTrainer(SFTTrainer):
 class TALRMethod(SFTMethod):
     name = "talr"
     config_class = TALRConfig
+    trainer_class = TALRTrainer
 
-    def build_trainer(self, ctx: TrainContext, config: TALRConfig) -> TALRTrainer:
-        return TALRTrainer(
-            model=ctx.model,
-            args=sft_args(ctx, config),
-            train_dataset=ctx.train_dataset,
-            processing_class=ctx.tokenizer,
-            floor=config.floor,
-        )
+    def trainer_kwargs(self, ctx: TrainContext, config: TALRConfig) -> dict:
+        return {"floor": config.floor}
