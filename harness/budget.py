@@ -152,33 +152,29 @@ class BudgetMeter:
 
     # ------------------------------------------------------------------------------------ generation
 
-    def affordable_rollouts(self, max_tokens_each: int, parameters: int | None = None) -> int | None:
-        """Rollouts that still fit under every generation cap, each counted at its worst case
-        (`max_tokens_each` tokens from a model of `parameters`); None when generation is uncapped."""
+    def _generation_room(self, max_tokens_each: int, parameters: int | None) -> dict[str, int]:
+        """Rollouts that still fit under each set generation cap, every rollout at its worst case."""
         c, used = self.caps, self.ledger
-        parameters = parameters or used.parameters
-        room = []
-        if c.rollouts is not None:
-            room.append(c.rollouts - used.rollouts)
-        if c.generated_tokens is not None:
-            room.append((c.generated_tokens - used.generated_tokens) // max(max_tokens_each, 1))
-        if c.generation_flops is not None:
-            per = GENERATION_FLOPS_PER_PARAM_PER_TOKEN * parameters * max(max_tokens_each, 1)
-            room.append(math.floor((c.generation_flops - used.generation_flops) / per))
-        return max(min(room), 0) if room else None
-
-    def binding_generation_cap(self, max_tokens_each: int, parameters: int | None = None) -> str:
-        """The name of the generation cap that leaves the least room (for stop reasons and errors)."""
-        c, used = self.caps, self.ledger
-        parameters = parameters or used.parameters
+        tokens = max(max_tokens_each, 1)
         rooms = {}
         if c.rollouts is not None:
             rooms["rollouts"] = c.rollouts - used.rollouts
         if c.generated_tokens is not None:
-            rooms["generated_tokens"] = (c.generated_tokens - used.generated_tokens) // max(max_tokens_each, 1)
+            rooms["generated_tokens"] = (c.generated_tokens - used.generated_tokens) // tokens
         if c.generation_flops is not None:
-            per = GENERATION_FLOPS_PER_PARAM_PER_TOKEN * parameters * max(max_tokens_each, 1)
+            per = GENERATION_FLOPS_PER_PARAM_PER_TOKEN * (parameters or used.parameters) * tokens
             rooms["generation_flops"] = math.floor((c.generation_flops - used.generation_flops) / per)
+        return rooms
+
+    def affordable_rollouts(self, max_tokens_each: int, parameters: int | None = None) -> int | None:
+        """Rollouts that still fit under every generation cap, each counted at its worst case
+        (`max_tokens_each` tokens from a model of `parameters`); None when generation is uncapped."""
+        rooms = self._generation_room(max_tokens_each, parameters)
+        return max(min(rooms.values()), 0) if rooms else None
+
+    def binding_generation_cap(self, max_tokens_each: int, parameters: int | None = None) -> str:
+        """The name of the generation cap that leaves the least room (for stop reasons and errors)."""
+        rooms = self._generation_room(max_tokens_each, parameters)
         return min(rooms, key=rooms.get) if rooms else "none"
 
     def charge_generation(self, rollouts: int, tokens: int, parameters: int | None = None) -> None:

@@ -57,21 +57,18 @@ class RolloutLog:
     def for_examples(cls, task: Task, examples: Iterable[Example]) -> RolloutLog:
         return cls(task, {prompt_key(ex.prompt): ex for ex in examples})
 
-    def record(self, prompt: Any, completion: str) -> bool | None:
-        """Count one rollout; returns whether it is correct (None for a prompt outside the task's data)."""
-        prompt = prompt_key(prompt)
-        tally = self.tallies.setdefault(prompt, Tally())
-        tally.rollouts += 1
-        ex = self.examples.get(prompt)
-        if ex is None:
-            return None
-        ok = self.task.grade(completion, ex).correct
-        tally.correct += ok
-        return ok
-
     def record_many(self, prompts: Sequence[Any], completions: Sequence[Any]) -> None:
-        for p, c in zip(prompts, completions, strict=True):
-            self.record(p, completion_text(c))
+        """Count rollouts (one completion per prompt entry), graded in one batch by the task's batch grader
+        (math-verify in a process pool); prompts outside the task's data are counted, never correct."""
+        keys = [prompt_key(p) for p in prompts]
+        texts = [completion_text(c) for c in completions]
+        known = [i for i, k in enumerate(keys) if k in self.examples]
+        grades = self.task.grade_batch([texts[i] for i in known], [self.examples[keys[i]] for i in known]) if known else []
+        correct = dict(zip(known, (g.correct for g in grades), strict=True))
+        for i, key in enumerate(keys):
+            tally = self.tallies.setdefault(key, Tally())
+            tally.rollouts += 1
+            tally.correct += bool(correct.get(i, False))
 
     def as_dict(self) -> dict[str, Any]:
         rollouts = sum(t.rollouts for t in self.tallies.values())

@@ -65,7 +65,6 @@ class MeteredSampler:
             out = generate(model, tokenizer or self.tokenizer, list(prompts[:n]), sampling)
         self.meter.charge_generation(n * k, sum(generated_tokens(c) for row in out for c in row), params)
         if self.meter.rollout_log is not None:
-            for prompt, row in zip(prompts, out):
-                for c in row:
-                    self.meter.rollout_log.record(prompt, c.text)
+            pairs = [(prompt, c.text) for prompt, row in zip(prompts, out) for c in row]
+            self.meter.rollout_log.record_many([p for p, _ in pairs], [t for _, t in pairs])
         return out
