@@ -164,11 +164,12 @@ def _collect(src: DataSourceConfig, part: list[Want], recipe: DataRecipeConfig, 
             )
         except BudgetExceeded:
             break
-        for i, row in zip(short, sampled):
-            drawn[i] += len(row)
-            rollouts += len(row)
-            for c in row:
-                (good if ctx.task.grade(c.text, part[i].example).correct else bad)[i].append(c.text)
+        drawn_now = [(i, c.text) for i, row in zip(short, sampled) for c in row]
+        grades = ctx.task.grade_batch([t for _, t in drawn_now], [part[i].example for i, _ in drawn_now])
+        for (i, text), grade in zip(drawn_now, grades, strict=True):
+            drawn[i] += 1
+            rollouts += 1
+            (good if grade.correct else bad)[i].append(text)
         if len(sampled) < len(short):  # a generation cap cut the pass short
             break
     rows = []
