@@ -14,6 +14,8 @@ import torch
 from rich.progress import Progress
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from harness.tasks.synthetic import prompt_messages
+
 
 @dataclass(frozen=True)
 class SamplingConfig:
@@ -37,7 +39,7 @@ class Completion:
 
 def render_prompt(tokenizer: PreTrainedTokenizerBase, prompt: str | Sequence[dict[str, str]]) -> str:
     """A user message, or chat messages whose final assistant message (if any) is continued."""
-    messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+    messages = prompt_messages(prompt)
     if messages[-1]["role"] == "assistant":
         return tokenizer.apply_chat_template(messages, tokenize=False, continue_final_message=True)
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)

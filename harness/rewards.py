@@ -20,7 +20,7 @@ from typing import Any, Literal
 from datasets import Dataset
 
 from harness.rollouts import completion_text
-from harness.tasks import Example, Task
+from harness.tasks import Example, Task, prompt_messages
 from harness.tasks.synthetic import chain_steps
 
 RewardName = Literal["outcome", "process", "format"]
@@ -87,13 +87,6 @@ def _trl_reward(name: str, task: Task, examples: Sequence[Example]) -> Callable:
     return reward
 
 
-def prompt_messages(example: Example) -> list[dict[str, str]]:
-    """The prompt as chat messages (a final assistant message is a prefix the model continues)."""
-    if isinstance(example.prompt, str):
-        return [{"role": "user", "content": example.prompt}]
-    return [{"role": m["role"], "content": m["content"]} for m in example.prompt]
-
-
 def rl_dataset(examples: Sequence[Example]) -> Dataset:
     """Prompt-only conversational rows for GRPO/RLOO, with the index of each example for the rewards."""
-    return Dataset.from_list([{"prompt": prompt_messages(ex), "item": i} for i, ex in enumerate(examples)])
+    return Dataset.from_list([{"prompt": prompt_messages(ex.prompt), "item": i} for i, ex in enumerate(examples)])

@@ -11,7 +11,7 @@ from typing import Any
 from datasets import Dataset
 
 from harness.config import TaskRef, TrackConfig
-from harness.tasks import Example, Task, load_task
+from harness.tasks import Example, Task, load_task, prompt_messages
 
 
 def track_params(track: TrackConfig, name: str) -> dict[str, Any]:
@@ -73,10 +73,7 @@ def pretrain_examples(track: TrackConfig) -> list[Example]:
 def conversation(ex: Example) -> dict[str, list[dict[str, str]]]:
     """Prompt and completion messages. A prompt that ends in an assistant prefix (MedCalc, ESCI) hands the
     prefix to the completion, so training renders exactly the text evaluation continues from."""
-    if isinstance(ex.prompt, str):
-        return {"prompt": [{"role": "user", "content": ex.prompt}],
-                "completion": [{"role": "assistant", "content": ex.completion}]}
-    messages = [dict(m) for m in ex.prompt]
+    messages = prompt_messages(ex.prompt)
     prefix = messages.pop()["content"] if messages[-1]["role"] == "assistant" else ""
     return {"prompt": messages, "completion": [{"role": "assistant", "content": prefix + ex.completion}]}
 

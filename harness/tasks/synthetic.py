@@ -32,6 +32,14 @@ class Example:
     """The benchmark row, for graders that need more than the answer (MedCalc limits)."""
 
 
+def prompt_messages(prompt: str | tuple[dict[str, str], ...] | list) -> list[dict[str, str]]:
+    """An Example's prompt as chat messages: a user message, or its messages (a final assistant message is a prefix
+    the model continues)."""
+    if isinstance(prompt, str):
+        return [{"role": "user", "content": prompt}]
+    return [{"role": m["role"], "content": m["content"]} for m in prompt]
+
+
 Generator = Callable[..., Example]
 GENERATORS: Registry[Generator] = Registry("generator")
 
