@@ -27,6 +27,15 @@ RC = {
 COLOR, BASE_COLOR, FRONTIER_COLOR = "#3465a4", "#000000", "#cc0000"
 
 
+def _svg(fig: Figure) -> str:
+    """The figure as an <svg> element alone (no XML prolog, no date or creator metadata), ready to inline."""
+    fig.tight_layout()
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg"):]
+
+
 def _xy(row: Row) -> tuple[float, float]:
     # A track without general (or domain) tasks still plots, on a flat line at 0.
     return (row.domain.value if row.domain else 0.0, row.general.value if row.general else 0.0)
@@ -71,11 +80,7 @@ def scatter_svg(track: TrackTable) -> str:
             ax.legend(loc="best", fontsize=8, frameon=False)
         else:
             ax.text(0.5, 0.5, "no valid entries", transform=ax.transAxes, ha="center", va="center")
-        fig.tight_layout()
-        buffer = io.StringIO()
-        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg"):]
+        return _svg(fig)
 
 
 LINESTYLES = ("-", "--", ":", "-.")
@@ -112,8 +117,4 @@ def curves_svg(series: list[tuple[str, Curve]]) -> str:
                             marker=MARKERS[i % len(MARKERS)], markersize=3, linewidth=1.2, label=name)
         if len(series) > 1:
             score_ax.legend(loc="best", fontsize=7, frameon=False)
-        fig.tight_layout()
-        buffer = io.StringIO()
-        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg"):]
+        return _svg(fig)
