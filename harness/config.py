@@ -546,6 +546,7 @@ def load_submissions(path: str | Path) -> list[SubmissionConfig]:
 
 def parse_submissions(data: dict[str, Any], path: str | Path) -> list[SubmissionConfig]:
     from harness.methods import METHODS  # methods import config; keep the cycle out of import time
+    from harness.model_folders import check_recipe_models
     from harness.sweep import expand
 
     problems = []
@@ -562,6 +563,7 @@ def parse_submissions(data: dict[str, Any], path: str | Path) -> list[Submission
     if problems:
         raise ConfigErrors(problems)
     sub = _parse(SubmissionConfig, data, path)
+    check_recipe_models(sub.data, path)  # model folders the recipe names: present, code-free, safetensors
     if sub.method not in METHODS:
         raise ConfigError(path, "method", METHODS.unknown_message(sub.method))
     method = METHODS.get(sub.method)

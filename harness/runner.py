@@ -24,6 +24,7 @@ from harness.config import SubmissionConfig, TrackConfig
 from harness.evaluate import evaluate_task, summarize
 from harness.methods import METHODS, TrainContext
 from harness.prepare import finish_training, prepare_training
+from harness.model_folders import check_recipe_runs
 from harness.models import load_base_model, resolve_base_model, template_fingerprint
 from harness.runs import atomic_write_json, atomic_write_jsonl, is_finished, provenance, read_metrics, run_dir
 from harness.track_data import eval_tasks, test_items
@@ -70,6 +71,7 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
         return [read_metrics(d) for d in _point_dirs(req, out)]
     method = METHODS.get(req.submission.method)
     hp = resolve_hyperparameters(method, req.submission, req.track)
+    check_recipe_runs(req.submission.data, req.runs_dir, req.track.name, req.seed)  # before any directory exists
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").unlink(missing_ok=True)
     (out / POINTS_FILE).unlink(missing_ok=True)
