@@ -43,7 +43,8 @@ def main() -> None:
     from harness.config import load_track
     from harness.evaluate import evaluate_task
     from harness.methods import METHODS, TrainContext
-    from harness.pretrain import ensure_base_model, load_base_model
+    from harness.models import load_saved_model
+    from harness.pretrain import ensure_base_model
     from harness.track_data import domain_train_examples, eval_tasks, test_items, to_dataset
 
     console = Console()
@@ -70,7 +71,7 @@ def main() -> None:
     data = to_dataset(domain_train_examples(track))
 
     def trainer_for(method: str, out: Path, metered: bool):
-        model, tok = load_base_model(path)
+        model, tok = load_saved_model(path)
         ctx = TrainContext(model=model, tokenizer=tok, train_dataset=data, output_dir=out, seed=0,
                            track=MappingProxyType({}), max_length=track.training.max_length)
         m = METHODS.get(method)
@@ -108,7 +109,7 @@ def main() -> None:
         rows.append(("same, with the harness meter (median)", f"{m:.2f} s  ({', '.join(f'{x:.2f}' for x in metered)})"))
         rows.append(("harness overhead", f"{100 * (m - p) / p:+.1f}%"))
 
-    model, tok = load_base_model(path)
+    model, tok = load_saved_model(path)
     n = 0
     t0 = time.perf_counter()
     for task, role in eval_tasks(track):

@@ -28,10 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from datasets import Dataset
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from harness.budget import BudgetExceeded
 from harness.config import DataMatchConfig, DataRecipeConfig, DataSourceConfig
+from harness.model_folders import model_folder
+from harness.models import load_submission_model
 from harness.rollouts import load_tallies, prompt_key
 from harness.runs import run_dir
 from harness.sampler import MeteredSampler
@@ -146,7 +148,7 @@ def _collect(src: DataSourceConfig, part: list[Want], recipe: DataRecipeConfig, 
             raise ValueError("gold demonstrations hold no wrong samples: match by total_rollouts needs a self or model source")
         rows = [(w.example, w.example.completion) for w in part for _ in range(w.correct)]
         return rows, {"correct": len(rows), "wrong": 0, "rollouts": 0}
-    model, tokenizer = (ctx.model, ctx.tokenizer) if src.source == "self" else load_model(resolve_model(src, ctx))
+    model, tokenizer = (ctx.model, ctx.tokenizer) if src.source == "self" else load_model(src, ctx)
     good: dict[int, list[str]] = defaultdict(list)
     bad: dict[int, list[str]] = defaultdict(list)
     drawn = [0] * len(part)
@@ -191,9 +193,9 @@ def resolve_run(match: DataMatchConfig, ctx: RecipeContext) -> Path:
 def resolve_model(src: DataSourceConfig, ctx: RecipeContext) -> Path:
     """A model directory: the path itself, or the `model/` folder of a run saved with --save-model."""
     path = Path(src.model) if src.model is not None else run_dir(ctx.runs_dir, ctx.track, src.submission, ctx.seed)
-    for candidate in (path, path / "model"):
-        if (candidate / "config.json").is_file():
-            return candidate
+    folder = model_folder(path)
+    if folder is not None:
+        return folder
     raise FileNotFoundError(f"no saved model at {path} (nor {path / 'model'}); save one with `harness run --save-model`")
 
 
@@ -201,5 +203,8 @@ def _model_label(src: DataSourceConfig, ctx: RecipeContext) -> str | None:
     return str(resolve_model(src, ctx)) if src.source == "model" else None
 
 
-def load_model(path: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+def load_model(src: DataSourceConfig, ctx: RecipeContext) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A model source's sampler: refused unless code-free, then loaded in the dtype and on the device of the base model
+    (see harness.models.load_submission_model)."""
+    field = "model" if src.model is not None else "submission"
+    return load_submission_model(resolve_model(src, ctx), like=ctx.model, field=f"data.{field}")

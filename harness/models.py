@@ -1,10 +1,28 @@
-"""Base models of every kind, on one code path: tiny (pretrained here), HF (hub id or folder), GGUF.
+"""Every model the harness loads goes through here: one loader, one dtype/device/code policy.
 
-`resolve_base_model` returns something `from_pretrained` can load: the tiny track's cached
-folder, a hub id / local folder, or the cached float32 conversion of a GGUF file (transformers
-dequantizes GGUF on load, which takes a minute for a 135M model; the conversion is kept so later
-runs load in about a second). `load_base_model` loads model and tokenizer with the track's dtype,
-chat template and remote-code setting (off unless the track opts in).
+Kinds of location: a tiny track's folder (pretrained here and cached), a HF hub id or local folder,
+a GGUF file (dequantized once to a cached float32 folder: transformers dequantizes GGUF on every
+load, a minute for a 135M model, so later runs load the conversion in about a second), a run's saved
+model, and a folder a submission names for its data recipe.
+
+The policy (`LoadPolicy`), the same for every role (the trained policy model, KL/DPO references,
+which are copies of it, the data-recipe sampler, WiSE-FT's base):
+- device: "cuda" when `torch.cuda.is_available()`, else "cpu"; the model is moved there on load.
+- dtype: the track's `base_model.dtype`; "auto" is bfloat16 on CUDA and float32 on CPU. A model a
+  submission names is loaded in the dtype and device of the model being trained, so the sampler and
+  the policy agree.
+- trust_remote_code: always passed explicitly (so transformers never asks on a terminal), False
+  unless the track's `base_model.trust_remote_code` opts in for the track's own base model. Models a
+  submission names never run code: `harness.model_folders.check_model_folder` refuses a folder whose
+  config or tokenizer config has an `auto_map` before it is loaded, and it is loaded with
+  trust_remote_code=False.
+- use_safetensors: True for every load except a GGUF file (its own format): pickle weights
+  (`pytorch_model.bin`) are never unpickled.
+
+`resolve_base_model` returns what the loader can read for a track; `load_base_model` loads a
+track's base model and tokenizer with its chat template; `load_saved_model` loads a folder the
+harness wrote itself (the tiny cache, a run's model/); `load_submission_model` a folder a
+submission names; `load_model` / `load_tokenizer` are the one place `from_pretrained` is called.
 """
 
 from __future__ import annotations
@@ -14,6 +32,7 @@ import importlib.util
 import os
 import shutil
 from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -72,8 +91,9 @@ def ensure_gguf_conversion(cfg: BaseModelConfig, console: Console | None = None)
     console = console or Console(stderr=True)
     console.print(f"converting {cfg.gguf_file} to a float32 HF folder (once) -> {target}")
     location = model_location(cfg)
-    tok = AutoTokenizer.from_pretrained(location, gguf_file=cfg.gguf_file)
-    model = AutoModelForCausalLM.from_pretrained(location, gguf_file=cfg.gguf_file, dtype=torch.float32)
+    policy = LoadPolicy(dtype=torch.float32, device="cpu", trust_remote_code=False)  # saved, then loaded by policy
+    tok = load_tokenizer(location, policy, gguf_file=cfg.gguf_file)
+    model = load_model(location, policy, gguf_file=cfg.gguf_file)
     # Loading GGUF leaves a quantizer on the (already dequantized) model that Trainer refuses.
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
@@ -90,21 +110,78 @@ def ensure_gguf_conversion(cfg: BaseModelConfig, console: Console | None = None)
     return target
 
 
-def _dtype(cfg: BaseModelConfig) -> torch.dtype:
-    if cfg.dtype == "auto":
+def default_device() -> str:
+    """Where every model runs: the GPU when there is one."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_dtype(setting: str = "auto") -> torch.dtype:
+    """A track's `base_model.dtype` as a torch dtype; "auto" is bfloat16 on CUDA and float32 on CPU."""
+    if setting == "auto":
         return torch.bfloat16 if torch.cuda.is_available() else torch.float32
-    return getattr(torch, cfg.dtype)
+    return getattr(torch, setting)
 
 
-def load_base_model(track: TrackConfig, location: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+@dataclass(frozen=True)
+class LoadPolicy:
+    """How a model is loaded (see the module docstring for the policy itself)."""
+
+    dtype: torch.dtype
+    device: str
+    trust_remote_code: bool = False
+    revision: str | None = None
+
+    @classmethod
+    def default(cls) -> LoadPolicy:
+        """The policy for a folder the harness wrote itself, with no track at hand: auto dtype, no remote code."""
+        return cls(dtype=resolve_dtype("auto"), device=default_device())
+
+    @classmethod
+    def for_base_model(cls, cfg: BaseModelConfig) -> LoadPolicy:
+        """The track's base model: its dtype, its remote-code opt-in, its hub revision (hf only)."""
+        return cls(dtype=resolve_dtype(cfg.dtype), device=default_device(), trust_remote_code=cfg.trust_remote_code,
+                   revision=cfg.revision if cfg.kind == "hf" else None)
+
+    @classmethod
+    def like(cls, model: PreTrainedModel | None) -> LoadPolicy:
+        """A model that works beside `model` (same dtype and device); never with remote code."""
+        if model is None:
+            return cls.default()
+        first = next(model.parameters())
+        return cls(dtype=first.dtype, device=first.device.type)
+
+
+def _kwargs(policy: LoadPolicy, gguf_file: str | None) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"trust_remote_code": policy.trust_remote_code}  # explicit: transformers never prompts
+    if policy.revision:
+        kwargs["revision"] = policy.revision
+    if gguf_file:
+        kwargs["gguf_file"] = gguf_file
+    return kwargs
+
+
+def load_model(location: str | Path, policy: LoadPolicy, *, gguf_file: str | None = None) -> PreTrainedModel:
+    """The causal LM at `location` under `policy`: the one `AutoModelForCausalLM.from_pretrained` call."""
+    kwargs = _kwargs(policy, gguf_file)
+    if not gguf_file:
+        kwargs["use_safetensors"] = True  # pickle weights are never unpickled
+    model = AutoModelForCausalLM.from_pretrained(location, dtype=policy.dtype, **kwargs)
+    if policy.device != "cpu":
+        model = model.to(policy.device)
+    return model
+
+
+def load_tokenizer(location: str | Path, policy: LoadPolicy, *, gguf_file: str | None = None) -> PreTrainedTokenizerBase:
+    """The tokenizer at `location` under `policy` (remote code as the policy says, always explicit)."""
+    return AutoTokenizer.from_pretrained(location, **_kwargs(policy, gguf_file))
+
+
+def load_base_model(track: TrackConfig, location: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """The track's base model and tokenizer from `location` (see `resolve_base_model`), with its chat template."""
     cfg = track.base_model
-    kwargs: dict[str, Any] = {"trust_remote_code": cfg.trust_remote_code}
-    if cfg.revision and cfg.kind == "hf":
-        kwargs["revision"] = cfg.revision
-    tok = AutoTokenizer.from_pretrained(location, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(location, dtype=_dtype(cfg), **kwargs)
-    if torch.cuda.is_available():
-        model = model.to("cuda")
+    policy = LoadPolicy.for_base_model(cfg)
+    tok = load_tokenizer(location, policy)
+    model = load_model(location, policy)
     if cfg.chat_template is not None:
         tok.chat_template = cfg.chat_template
     if tok.chat_template is None:
@@ -113,6 +190,23 @@ def load_base_model(track: TrackConfig, location: str) -> tuple[PreTrainedModel,
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return model, tok
+
+
+def load_saved_model(path: str | Path, policy: LoadPolicy | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A model and tokenizer the harness saved itself (a tiny track's cache, a run's model/), as saved."""
+    policy = policy or LoadPolicy.default()
+    return load_model(path, policy), load_tokenizer(path, policy)
+
+
+def load_submission_model(path: str | Path, like: PreTrainedModel | None = None, *, field: str = "data.model"
+                          ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A model folder a submission names, refused unless code-free (no auto_map, safetensors weights), loaded with
+    remote code off in the dtype and on the device of `like` (the model being trained)."""
+    from harness.model_folders import check_model_folder
+
+    folder = check_model_folder(path, source=None, field=field)
+    policy = replace(LoadPolicy.like(like), trust_remote_code=False, revision=None)
+    return load_model(folder, policy), load_tokenizer(folder, policy)
 
 
 def template_fingerprint(tok: PreTrainedTokenizerBase) -> dict[str, str]:

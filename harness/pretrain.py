@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 from rich.console import Console
-from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import AutoModelForCausalLM, LlamaConfig, PreTrainedModel, PreTrainedTokenizerBase
 from trl import SFTConfig, SFTTrainer
 
 from harness.config import TrackConfig, stable_hash
@@ -135,8 +135,3 @@ def ensure_base_model(track: TrackConfig, console: Console | None = None) -> Pat
     console.print(f"base model scores: {json.dumps({k: v['score'] for k, v in scores.items()})} ({seconds:.0f} s)")
     return target
 
-
-def load_base_model(path: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path)
-    return model, tokenizer

@@ -14,10 +14,12 @@ import copy
 
 import torch
 from pydantic import Field, field_validator
-from transformers import AutoModelForCausalLM, PreTrainedModel
+from transformers import PreTrainedModel
 
+from harness.config import BaseModelConfig
 from harness.methods.base import MethodConfig, TrainContext
 from harness.methods.sft import SFTMethod
+from harness.models import LoadPolicy, load_model
 
 
 def interpolate(base: PreTrainedModel, finetuned: PreTrainedModel, alpha: float) -> PreTrainedModel:
@@ -68,9 +70,7 @@ class WiSEFTMethod(SFTMethod):
     ) -> list[tuple[str | None, PreTrainedModel]]:
         if ctx.base_model_dir is None:
             raise ValueError("wise-ft needs the saved base model to interpolate from (TrainContext.base_model_dir)")
-        cfg = dict(ctx.track.get("base_model") or {})  # the track's loading options for this base model
-        kwargs = {"trust_remote_code": bool(cfg.get("trust_remote_code", False))}
-        if cfg.get("kind") == "hf" and cfg.get("revision"):
-            kwargs["revision"] = cfg["revision"]
-        base = AutoModelForCausalLM.from_pretrained(ctx.base_model_dir, **kwargs)
+        cfg = ctx.track.get("base_model")  # the track's loading policy for its base model (dtype, device, remote code)
+        policy = LoadPolicy.for_base_model(BaseModelConfig.model_validate(cfg)) if cfg else LoadPolicy.default()
+        base = load_model(ctx.base_model_dir, policy)
         return [(point_label(a), interpolate(base, model, a)) for a in config.alphas]

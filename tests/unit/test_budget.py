@@ -8,7 +8,7 @@ import torch
 from harness.budget import BudgetMeter, attach_meter, count_parameters
 from harness.config import BudgetConfig
 from harness.methods import METHODS, TrainContext
-from harness.pretrain import load_base_model
+from harness.models import load_saved_model
 from harness.track_data import domain_train_examples, to_dataset
 
 
@@ -44,7 +44,7 @@ def test_flops_cap_becomes_a_token_cap():
 
 
 def _trainer(micro_track, micro_base, tmp_path, method, hyperparameters, caps):
-    model, tok = load_base_model(micro_base[0])
+    model, tok = load_saved_model(micro_base[0])
     ctx = TrainContext(
         model=model, tokenizer=tok, train_dataset=to_dataset(domain_train_examples(micro_track)),
         output_dir=tmp_path, seed=0, track=MappingProxyType({}), max_length=micro_track.training.max_length,

@@ -8,7 +8,7 @@ from harness.budget import BudgetMeter, count_parameters
 from harness.config import BudgetConfig, DataRecipeConfig, parse_submissions
 from harness.data_recipes import RecipeContext, build_sft_data, plan, split_by_share
 from harness.errors import ConfigError
-from harness.pretrain import load_base_model
+from harness.models import load_saved_model
 from harness.rollouts import ROLLOUTS_FILE
 from harness.sampler import MeteredSampler
 from harness.tasks import Example, load_task
@@ -119,7 +119,7 @@ def test_recipe_config_errors():
 
 
 def test_self_and_model_rollouts_are_sampled_through_the_meter(micro_track, micro_base, tmp_path):
-    model, tok = load_base_model(micro_base[0])
+    model, tok = load_saved_model(micro_base[0])
     meter = BudgetMeter(BudgetConfig(), count_parameters(model))
     sampler = MeteredSampler(meter, tok, max_new_tokens=12, seed=0)
     task = load_task("parity")

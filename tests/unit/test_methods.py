@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from harness.methods import METHODS, TrainContext
-from harness.pretrain import load_base_model
+from harness.models import load_saved_model
 from harness.track_data import domain_train_examples, to_dataset
 
 # Methods that sample their own data (RL, STaR, DPO) need the harness's sampler: tests/unit/test_rl_methods.py.
@@ -21,7 +21,7 @@ def test_registry_lists_the_baseline_methods():
 
 @pytest.mark.parametrize("name", TRAINING_METHODS)
 def test_one_step_changes_parameters(name, micro_track, micro_base, tmp_path):
-    model, tok = load_base_model(micro_base[0])
+    model, tok = load_saved_model(micro_base[0])
     before = {k: v.detach().clone() for k, v in model.named_parameters()}
     ctx = TrainContext(
         model=model, tokenizer=tok, train_dataset=to_dataset(domain_train_examples(micro_track)),
@@ -41,7 +41,7 @@ def test_dft_and_sft_differ_on_the_same_batch(micro_track, micro_base, tmp_path)
     """DFT scales token losses by p, so its step differs from SFT's on identical data and seed."""
     results = {}
     for name in ("sft", "dft"):
-        model, tok = load_base_model(micro_base[0])
+        model, tok = load_saved_model(micro_base[0])
         ctx = TrainContext(
             model=model, tokenizer=tok, train_dataset=to_dataset(domain_train_examples(micro_track)),
             output_dir=tmp_path / name, seed=0, track=MappingProxyType({}), max_length=40,

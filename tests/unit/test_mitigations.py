@@ -19,7 +19,7 @@ from harness.methods import METHODS, TrainContext
 from harness.methods.flow import flow_weights, sequence_losses
 from harness.methods.iw_sft import iw_sft_weights
 from harness.methods.kl import k3_kl
-from harness.pretrain import load_base_model
+from harness.models import load_saved_model
 from harness.track_data import domain_train_examples, to_dataset
 
 MITIGATIONS = {"lora", "l2", "kl", "wise-ft", "flow", "iw-sft"}
@@ -28,7 +28,7 @@ TRACK = Path(__file__).resolve().parents[1] / "fixtures" / "micro-track.yaml"
 
 
 def _context(micro_track, micro_base, out: Path) -> TrainContext:
-    model, tok = load_base_model(micro_base[0])
+    model, tok = load_saved_model(micro_base[0])
     return TrainContext(
         model=model, tokenizer=tok, train_dataset=to_dataset(domain_train_examples(micro_track)),
         output_dir=out, seed=0, track=MappingProxyType({}), max_length=micro_track.training.max_length,
@@ -77,7 +77,7 @@ class _SnapshotAfterFirstStep(TrainerCallback):
 @pytest.fixture(scope="module")
 def sft_run(micro_track, micro_base, tmp_path_factory):
     """The shared SFT reference: base weights, weights after step 1 and after 6 steps, the model, a fixed batch."""
-    base, _ = load_base_model(micro_base[0])
+    base, _ = load_saved_model(micro_base[0])
     first = _SnapshotAfterFirstStep()
     trainer = _train("sft", STEPS, micro_track, micro_base, tmp_path_factory.mktemp("sft"), [first])
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(48)])
@@ -111,7 +111,7 @@ def test_k3_estimator_on_hand_made_log_probs():
 
 
 def test_kl_huge_coefficient_stays_closer_to_the_base_than_sft(sft_run, micro_track, micro_base, tmp_path):
-    base, _ = load_base_model(micro_base[0])
+    base, _ = load_saved_model(micro_base[0])
     kl = _train("kl", {**STEPS, "coef": 10.0}, micro_track, micro_base, tmp_path)
     ref, mask = _label_log_probs(base, sft_run["batch"])
     kl_of = {name: k3_kl(_label_log_probs(model, sft_run["batch"])[0], ref, mask).item()
@@ -142,7 +142,7 @@ def test_wise_ft_points_interpolate_exactly(sft_run, micro_track, micro_base, tm
     ctx = _context(micro_track, micro_base, tmp_path)
     points = dict(method.points(sft_run["model"], ctx, config))
     assert list(points) == ["alpha=0", "alpha=0.5", "alpha=1"]
-    base, tok = load_base_model(micro_base[0])
+    base, tok = load_saved_model(micro_base[0])
     batch = sft_run["batch"]
     logits = {name: m.eval()(input_ids=batch["input_ids"]).logits
               for name, m in (("base", base), ("ft", sft_run["model"]), *points.items())}
@@ -191,7 +191,7 @@ def test_flow_trainer_weights_each_sequence_by_its_base_loss(micro_track, micro_
     ctx = _context(micro_track, micro_base, tmp_path)
     method = METHODS.get("flow")
     trainer = method.build_trainer(ctx, method.parse_config({"max_steps": 1}))
-    base, _ = load_base_model(micro_base[0])
+    base, _ = load_saved_model(micro_base[0])
     rows = [trainer.train_dataset[i] for i in range(len(trainer.train_dataset))]
     batch = trainer.data_collator(rows)
     lp, mask = _label_log_probs(base, batch)

@@ -4,7 +4,7 @@ import pytest
 
 from harness.config import TaskRef
 from harness.evaluate import evaluate_task
-from harness.pretrain import load_base_model
+from harness.models import load_saved_model
 from harness.rewards import chain_correct, reward_funcs, rl_dataset
 from harness.rollouts import RolloutLog, prompt_key
 from harness.tasks import Example, load_task
@@ -50,7 +50,7 @@ def test_process_reward_refuses_tasks_without_synthetic_chains():
 
 def test_outcome_reward_matches_evaluation_on_model_samples(micro_track, micro_base):
     """Sampled completions of the real micro model: the reward equals evaluation's `correct` on each."""
-    model, tok = load_base_model(micro_base[0])
+    model, tok = load_saved_model(micro_base[0])
     task = next(t for t, role in track_data.eval_tasks(micro_track) if role == "domain")
     items = track_data.test_items(micro_track, task)
     res = evaluate_task(model, tok, task, items, "domain", micro_track.eval.model_copy(update={"temperature": 1.0, "k": 2}))

@@ -11,7 +11,7 @@ from harness.budget import BudgetExceeded, BudgetMeter, UnmeteredGeneration, cou
 from harness.config import BudgetConfig, DataRecipeConfig, SubmissionConfig
 from harness.methods import METHODS, TrainContext
 from harness.prepare import prepare_training
-from harness.pretrain import load_base_model
+from harness.models import load_saved_model
 from harness.runner import RunRequest, execute_run
 
 # Tiny settings: 4 prompts x 4 completions of <= 12 tokens per GRPO step.
@@ -31,7 +31,7 @@ CASES = {
 
 def _setup(micro_track, micro_base, tmp_path, method_name, caps):
     """The runner's own preparation: metered sampler, rollout log, task and training examples."""
-    model, tok = load_base_model(micro_base[0])
+    model, tok = load_saved_model(micro_base[0])
     meter = BudgetMeter(caps, count_parameters(model))
     method = METHODS.get(method_name)
     prep = prepare_training(micro_track, DataRecipeConfig(), method, model, tok, meter, seed=0, runs_dir=tmp_path, curve_every=None)
@@ -104,7 +104,7 @@ def test_grpo_gradient_tokens_are_clipped_at_the_cap(micro_track, micro_base, tm
 def test_sampling_outside_the_meter_is_refused(micro_track, micro_base, tmp_path):
     _, ctx, meter = _setup(micro_track, micro_base, tmp_path, "star", BudgetConfig())
     enc = ctx.tokenizer(["<|user|>parity 0101010101<|assistant|>"], return_tensors="pt", add_special_tokens=False)
-    other, _ = load_base_model(micro_base[0])  # any model, not only the one being trained
+    other, _ = load_saved_model(micro_base[0])  # any model, not only the one being trained
     with meter.guard():
         for model in (ctx.model, other):
             with pytest.raises(UnmeteredGeneration):
