@@ -32,7 +32,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from harness.budget import BudgetExceeded
 from harness.config import DataMatchConfig, DataRecipeConfig, DataSourceConfig
-from harness.model_folders import model_folder
+from harness.model_folders import model_folder, source_field
 from harness.models import load_submission_model
 from harness.rollouts import load_tallies, prompt_key
 from harness.runs import run_dir
@@ -148,7 +148,7 @@ def _collect(src: DataSourceConfig, part: list[Want], recipe: DataRecipeConfig, 
             raise ValueError("gold demonstrations hold no wrong samples: match by total_rollouts needs a self or model source")
         rows = [(w.example, w.example.completion) for w in part for _ in range(w.correct)]
         return rows, {"correct": len(rows), "wrong": 0, "rollouts": 0}
-    model, tokenizer = (ctx.model, ctx.tokenizer) if src.source == "self" else load_model(src, ctx)
+    model, tokenizer = (ctx.model, ctx.tokenizer) if src.source == "self" else load_model(src, recipe, ctx)
     good: dict[int, list[str]] = defaultdict(list)
     bad: dict[int, list[str]] = defaultdict(list)
     drawn = [0] * len(part)
@@ -203,8 +203,8 @@ def _model_label(src: DataSourceConfig, ctx: RecipeContext) -> str | None:
     return str(resolve_model(src, ctx)) if src.source == "model" else None
 
 
-def load_model(src: DataSourceConfig, ctx: RecipeContext) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def load_model(src: DataSourceConfig, recipe: DataRecipeConfig, ctx: RecipeContext
+               ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """A model source's sampler: refused unless code-free, then loaded in the dtype and on the device of the base model
     (see harness.models.load_submission_model)."""
-    field = "model" if src.model is not None else "submission"
-    return load_submission_model(resolve_model(src, ctx), like=ctx.model, field=f"data.{field}")
+    return load_submission_model(resolve_model(src, ctx), like=ctx.model, field=source_field(recipe, src))

@@ -86,6 +86,15 @@ def _named_sources(recipe: DataRecipeConfig) -> list[tuple[str, DataSourceConfig
     return [(f"data.mix[{i}]", src) for i, src in enumerate(recipe.mix) if src.source == "model"]
 
 
+def source_field(recipe: DataRecipeConfig, src: DataSourceConfig) -> str:
+    """The submission field that names a model source's folder: `data.model`, `data.mix[1].submission`, ..."""
+    name = "model" if src.model is not None else "submission"
+    for prefix, named in _named_sources(recipe):
+        if (named.model, named.submission) == (src.model, src.submission):
+            return f"{prefix}.{name}"
+    return f"data.{name}"
+
+
 def check_recipe_models(recipe: DataRecipeConfig, source: str | Path | None) -> None:
     """Every model folder a recipe names by path (`data.model`, `data.mix[i].model`) exists and is code-free."""
     for prefix, src in _named_sources(recipe):

@@ -222,3 +222,13 @@ def test_every_role_loads_the_same_weights_in_the_same_dtype_and_device(micro_tr
     assert sampler_tok.get_vocab() == tok.get_vocab()
     if not torch.cuda.is_available():  # CPU: float32, as before the loader was merged
         assert first.dtype == torch.float32 and first.device.type == "cpu"
+
+
+def test_each_model_source_is_named_by_its_own_field():
+    from harness.model_folders import source_field
+
+    mixed = DataRecipeConfig(recipe="mix", mix_k=2, mix=[{"source": "model", "submission": "grpo"},
+                                                         {"source": "model", "model": "teacher"}])
+    assert [source_field(mixed, s) for s in mixed.sources()] == ["data.mix[0].submission", "data.mix[1].model"]
+    single = DataRecipeConfig(recipe="model", model="m")
+    assert source_field(single, single.sources()[0]) == "data.model"
