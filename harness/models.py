@@ -32,7 +32,7 @@ import importlib.util
 import os
 import shutil
 from pathlib import Path
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -41,6 +41,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 
 from harness.config import BaseModelConfig, TrackConfig, stable_hash
 from harness.errors import ConfigError
+from harness.model_folders import check_model_folder
 
 
 def package_dir(package: str) -> Path:
@@ -193,7 +194,8 @@ def load_base_model(track: TrackConfig, location: str | Path) -> tuple[PreTraine
 
 
 def load_saved_model(path: str | Path, policy: LoadPolicy | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """A model and tokenizer the harness saved itself (a tiny track's cache, a run's model/), as saved."""
+    """A model and tokenizer the harness saved itself (a tiny track's cache, a run's model/); default policy unless
+    given (float32 on CPU, bfloat16 on CUDA, no remote code)."""
     policy = policy or LoadPolicy.default()
     return load_model(path, policy), load_tokenizer(path, policy)
 
@@ -202,10 +204,8 @@ def load_submission_model(path: str | Path, like: PreTrainedModel | None = None,
                           ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """A model folder a submission names, refused unless code-free (no auto_map, safetensors weights), loaded with
     remote code off in the dtype and on the device of `like` (the model being trained)."""
-    from harness.model_folders import check_model_folder
-
     folder = check_model_folder(path, source=None, field=field)
-    policy = replace(LoadPolicy.like(like), trust_remote_code=False, revision=None)
+    policy = LoadPolicy.like(like)  # never remote code, whatever the track allows its own base model
     return load_model(folder, policy), load_tokenizer(folder, policy)
 
 
