@@ -1,6 +1,6 @@
 """Math grading speed: the harness's grader against math-verify called directly.
 
-    python bench/grading.py [--data-dir DIR] [--workers 2] [--skip-direct] [--limit N]
+    python bench/grading.py [--data-dir DIR] [--workers 2] [--cpu] [--skip-direct] [--limit N]
 
 Completions: each of MATH500's 500 reference solutions is written 16 ways (see `variants`): the
 solution itself, reformatted right answers (`\\dfrac`, decimals, `x = `, units, prose, a
@@ -11,8 +11,9 @@ agreement is measured on right and wrong answers alike: 8,000 completions in all
 Printed: the grader's wall time through `grade_math_batch` (warm pool, as evaluation grades
 several tasks in a row), its agreement with the reference path (`grade_math_reference`: the
 whole completion through math-verify's parser, no answer-span cut, no caches) on every item,
-and math-verify called directly in this one process (`parse` + `verify`, its defaults), with
-the items where math-verify accepts what the harness rejects.
+math-verify called directly in this one process (`parse` + `verify`, its defaults), with the
+items where math-verify accepts what the harness rejects, and with --cpu the harness grader's
+CPU seconds in this one process (a figure the machine's load barely moves).
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="problems (default: all 500)")
     ap.add_argument("--skip-direct", action="store_true", help="do not time math-verify called directly")
     ap.add_argument("--skip-reference", action="store_true", help="do not check agreement with the reference path")
+    ap.add_argument("--cpu", action="store_true", help="also grade in this process and print its CPU time (load-independent)")
     args = ap.parse_args()
 
     from harness.graders.audit import default_data_dir
@@ -139,6 +141,16 @@ def main() -> None:
     print(f"harness grader (grade_math_batch, warm pool): {fast_s:.1f} s, {n / fast_s:.0f} completions/s, "
           f"{right} graded right (pool start {warm_s:.1f} s, not counted)")
 
+    if args.cpu:
+        from harness.graders import math as math_grader
+
+        math_grader._cached_verdict.cache_clear()
+        math_grader._parse_gold.cache_clear()
+        t0, c0 = time.perf_counter(), time.process_time()
+        local = grade_math_batch(completions, golds, workers=0)
+        print(f"harness grader in this process: {time.process_time() - c0:.1f} CPU s "
+              f"({time.perf_counter() - t0:.1f} s wall); same grades as the pool: {local == grades}")
+
     if not args.skip_reference:
         t0 = time.perf_counter()
         reference = grade_math_batch(completions, golds, workers=args.workers, reference=True)
@@ -150,10 +162,11 @@ def main() -> None:
             print(f"  item {i} (variant {i % VARIANTS}): fast {grades[i]} reference {reference[i]}")
 
     if not args.skip_direct:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         direct = _direct(completions, golds)
         direct_s = time.perf_counter() - t0
-        print(f"math-verify called directly (one process): {direct_s:.1f} s, {n / direct_s:.0f} completions/s")
+        print(f"math-verify called directly (one process): {direct_s:.1f} s, {n / direct_s:.0f} completions/s "
+              f"({time.process_time() - c0:.1f} CPU s)")
         only_mv = [i for i in range(n) if direct[i] and not grades[i].correct]
         print(f"math-verify right, harness wrong: {len(only_mv)} items")
         for i in only_mv[:10]:
