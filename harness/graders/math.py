@@ -168,30 +168,37 @@ def _side_pool() -> ProcessPoolExecutor:
 
 
 _pool_lock = threading.Lock()
-_pool: tuple[int, ProcessPoolExecutor] | None = None
+_pool: tuple[int, int, ProcessPoolExecutor] | None = None
+"""(owner pid, workers, pool): the warm grading pool of this process."""
 
 
 def _shutdown_pool() -> None:
     global _pool
     with _pool_lock:
-        if _pool is not None:
-            _pool[1].shutdown(wait=False, cancel_futures=True)
-            _pool = None
+        if _pool is not None and _pool[0] == os.getpid():
+            _pool[2].shutdown(wait=False, cancel_futures=True)
+        _pool = None
 
 
 atexit.register(_shutdown_pool)
 
 
 def _grading_pool(workers: int) -> ProcessPoolExecutor:
-    """The warm pool of `workers` processes, started on first use and kept for later batches."""
+    """The warm pool of `workers` processes, started on first use and kept for later batches.
+
+    A pool inherited through fork belongs to the parent (its threads did not come along) and is
+    replaced; a pool of another size is shut down and replaced.
+    """
     global _pool
     with _pool_lock:
-        if _pool is not None and _pool[0] != workers:
-            _pool[1].shutdown(wait=False, cancel_futures=True)
+        if _pool is not None and _pool[0] != os.getpid():
+            _pool = None
+        if _pool is not None and _pool[1] != workers:
+            _pool[2].shutdown(wait=False, cancel_futures=True)
             _pool = None
         if _pool is None:
-            _pool = (workers, _spawn_pool(workers))
-        return _pool[1]
+            _pool = (os.getpid(), workers, _spawn_pool(workers))
+        return _pool[2]
 
 
 def _warm_up(_: int) -> int:
