@@ -5,8 +5,9 @@ math-verify's `verify` with its number comparison made exact where both sides ar
 relative (1e-6) where a decimal is involved, so tiny values such as 1/2^98 and 1/2^99 are no
 longer equal (issue #11).
 
-Speed (about 8,000 MATH500-sized completions a minute per core; `bench/grading.py`): the answer
-span is cut from the completion before math-verify reads it (`harness.graders.span`), each gold
+Speed (8,000 MATH500-sized completions in about 20 CPU seconds; `bench/grading.py`): the
+answer span is cut from the completion before math-verify reads it (`harness.graders.span`),
+LaTeX is parsed by two-stage ANTLR with a larger cache (`harness.graders.fastparse`), each gold
 is parsed once per process, a verdict is cached per (gold, parsed prediction), a batch grades
 each distinct (completion, gold) pair once, and the worker pool is started once and kept warm
 across batches. `grade_math_reference` is the slow path all of this must agree with.

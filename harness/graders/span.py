@@ -5,12 +5,14 @@ answer parses, tries every other formula from the right until one does. Two cuts
 before it reads a completion:
 
 - `hash_line_answer`: GSM8K's `#### N` last line is the answer (a grading rule, see its doc).
-- `final_part`: for a completion with a box, the paragraphs from the one holding the last box
-  to the end. math-verify tries its matches from the rightmost end leftwards, and every match
-  in that tail ends to the right of every match before it, so when the tail yields a parsed
-  value it is the value the whole completion would yield; when it yields none the caller parses
-  the whole completion. The cut is not made where a match could straddle it (an open `$$` or
-  `\\[`, a box in the paragraph just before, a "final answer" phrase near it).
+- `final_part`: for a completion whose last box is closed, the paragraphs from the one holding
+  that box to the end. math-verify takes the matches of its first priority that has any (a
+  closed box is one of them, so the tail has matches of that priority) and tries them from
+  the rightmost end leftwards; every match in the tail ends to the right of every match before
+  it, so when the tail yields a parsed value it is the value the whole completion would yield;
+  when it yields none the caller parses the whole completion. The cut is not made where a
+  match could straddle it (an open `$$` or `\\[`, a box in the paragraph just before, a
+  "final answer" phrase near it).
 """
 
 from __future__ import annotations
@@ -44,13 +46,30 @@ def _open_display_math(head: str) -> bool:
     return head.count("$$") % 2 == 1 or head.count("\\[") > head.count("\\]")
 
 
+def _closes(text: str, i: int) -> bool:
+    """Whether text[i] opens a brace group that closes."""
+    if not text.startswith("{", i):
+        return False
+    depth = 0
+    for j in range(i, len(text)):
+        if text[j] == "{":
+            depth += 1
+        elif text[j] == "}":
+            depth -= 1
+            if depth == 0:
+                return True
+    return False
+
+
 def final_part(text: str) -> str:
     """The paragraphs of text from the one holding the last `\\boxed` to the end (see module doc).
 
     Returns text itself (the same object) when there is no box or no safe place to cut.
     """
     box = text.rfind("\\boxed")
-    if box < 0:
+    if box < 0 or not _closes(text, box + len("\\boxed")):
+        # Without a closed last box the tail may hold no match of math-verify's first priority
+        # while the text before it does (an earlier box), and priority outranks position.
         return text
     cut = text.rfind("\n\n", 0, box)
     while cut > 0:

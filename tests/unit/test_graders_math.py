@@ -276,6 +276,8 @@ def test_fast_parsing_parses_like_math_verify_and_restores_it():
         ("one paragraph \\boxed{1}", None),
         ("work\n\nmore work\n\nso $\\boxed{7}$.", "so $\\boxed{7}$."),
         ("$\\boxed{1}$,\n\n$\\boxed{2}$", None),  # boxes that may form one set: no cut between them
+        ("a $\\boxed{1}$\n\nb $\\boxed{2", None),  # the last box is unclosed: an earlier one may win
+        ("a $\\boxed{1}$\n\nb $\\boxed 2$", None),  # brace-less last box: the same
         ("intro\n\n$$\nx\n\n= \\boxed{3}\n$$", "$$\nx\n\n= \\boxed{3}\n$$"),  # cut before the $$, not inside
         ("a\n\nThe final answer is\n\n$\\boxed{3}$", "The final answer is\n\n$\\boxed{3}$"),  # phrase kept whole
     ],
