@@ -1,5 +1,17 @@
 """Math grading with math-verify, plus the naive boxed-string match the audit compares it with.
 
+math-verify parses both sides; the comparison is `harness.graders.exact.strict_verify`:
+math-verify's `verify` with its number comparison made exact where both sides are exact and
+relative (1e-6) where a decimal is involved, so tiny values such as 1/2^98 and 1/2^99 are no
+longer equal (issue #11).
+
+Speed (8,000 MATH500-sized completions in about 20 CPU seconds; `bench/grading.py`): the
+answer span is cut from the completion before math-verify reads it (`harness.graders.span`),
+LaTeX is parsed by two-stage ANTLR with a larger cache (`harness.graders.fastparse`), each gold
+is parsed once per process, a verdict is cached per (gold, parsed prediction), a batch grades
+each distinct (completion, gold) pair once, and the worker pool is started once and kept warm
+across batches. `grade_math_reference` is the slow path all of this must agree with.
+
 math-verify bounds each parse and comparison with `signal.alarm`, which works only on the main
 thread of the main interpreter. `grade_math` therefore runs in-process on the main thread and
 hands the work to a one-process pool elsewhere; `grade_math_batch` grades in a process pool (each
@@ -10,6 +22,7 @@ The pools use the "spawn" start method, so a script that grades in them needs th
 
 from __future__ import annotations
 
+import atexit
 import functools
 import math
 import multiprocessing
@@ -18,9 +31,13 @@ import re
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
-from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
+from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
 
+from harness.graders.exact import strict_verify
+from harness.graders.fastparse import fast_parsing
+from harness.graders.span import final_part, hash_line_answer
 from harness.grading import Grade
 
 PARSE_TIMEOUT_S = 5
@@ -30,7 +47,10 @@ VERIFY_TIMEOUT_S = 5
 """Seconds math-verify may spend on one gold/prediction comparison (its default)."""
 
 SMALL_BATCH = 64
-"""Below this many items a batch is graded in-process: starting workers costs about a second."""
+"""Below this many items a batch is graded in-process: handing work to workers costs more."""
+
+VERDICT_CACHE = 65536
+"""(gold, parsed prediction) verdicts kept per process; samples of one problem repeat answers."""
 
 # A model's final \boxed{} answer outranks "the answer is ..." prose and bare LaTeX
 # (math-verify's default gives boxed the same priority as "final answer is" phrases).
@@ -51,45 +71,67 @@ DATASET_ALIASES = {
 # math-verify grading
 
 
-@functools.lru_cache(maxsize=4096)
-def _parse_gold(gold: str) -> tuple:
+def _parse_gold_uncached(gold: str) -> tuple:
     # Wrapping in \boxed{} makes the whole gold string the extraction target: a bare gold like
     # "3, 5" or "\text{(B)}" would otherwise be searched for its last number or formula.
     return tuple(parse("\\boxed{" + gold + "}", list(_GOLD_CONFIG), parsing_timeout=PARSE_TIMEOUT_S))
+
+
+_parse_gold = functools.lru_cache(maxsize=4096)(_parse_gold_uncached)
+
+
+def _parse_pred(text: str) -> list:
+    return parse(text, list(_PRED_CONFIG), parsing_timeout=PARSE_TIMEOUT_S)
+
+
+def _extract(completion: str) -> list:
+    """math-verify's parse of the completion, reading only its final part when that suffices."""
+    text = hash_line_answer(completion)
+    tail = final_part(text)
+    if tail is not text:
+        pred = _parse_pred(tail)
+        if pred and not isinstance(pred[0], str):  # a parsed value: the one the whole text gives
+            return pred
+    return _parse_pred(text)
+
+
+@functools.lru_cache(maxsize=VERDICT_CACHE)
+def _cached_verdict(gold: str, pred: tuple) -> bool:
+    return strict_verify(list(_parse_gold(gold)), list(pred), timeout_seconds=VERIFY_TIMEOUT_S)
+
+
+def _verdict(gold: str, pred: list) -> bool:
+    try:
+        return _cached_verdict(gold, tuple(pred))
+    except TypeError:  # an unhashable value (a mutable matrix): no cache
+        return strict_verify(list(_parse_gold(gold)), pred, timeout_seconds=VERIFY_TIMEOUT_S)
 
 
 def _on_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-_HASH_ANSWER = re.compile(r"^[ \t]*####[ \t]*(\S.*?)[ \t]*$")
+def _grade_here(completion: str, gold: str, reference: bool = False) -> Grade:
+    """Grade on this thread; it must be the main thread (math-verify's alarms).
 
-
-def _answer_span(completion: str) -> str:
-    """The part of a completion math-verify should read.
-
-    GSM8K-style completions end in a `#### N` line. math-verify knows no such anchor and reads
-    an earlier "answer" phrase or `$...$` pair first ("express the answer as a percentage: ...
-    #### 33" gives 33.333), so when there is no box and the last line is `#### N`, N alone is
-    graded. Only the last line: a markdown "#### Step 2" heading mid-text is no answer.
+    reference: the slow path (whole completion parsed, gold parsed again, no caches).
     """
-    if "\\boxed" in completion or "\\fbox" in completion:
-        return completion
-    lines = completion.rstrip().splitlines()
-    match = _HASH_ANSWER.match(lines[-1]) if lines else None
-    return match.group(1) if match else completion
-
-
-def _grade_here(completion: str, gold: str) -> Grade:
-    """Grade on this thread; it must be the main thread (math-verify's alarms)."""
     extracted = None
     try:
-        pred = parse(_answer_span(completion), list(_PRED_CONFIG), parsing_timeout=PARSE_TIMEOUT_S)
+        if reference:
+            pred = _parse_pred(hash_line_answer(completion))
+        else:
+            with fast_parsing():
+                pred = _extract(completion)
         if not pred:
             return Grade(correct=False, extracted=None)
         # parse returns [sympy value, matched text], or [matched text] when sympy parsing failed.
         extracted = pred[-1] if isinstance(pred[-1], str) else str(pred[0])
-        correct = verify(list(_parse_gold(gold)), pred, timeout_seconds=VERIFY_TIMEOUT_S)
+        if reference:
+            correct = strict_verify(list(_parse_gold_uncached(gold)), pred, timeout_seconds=VERIFY_TIMEOUT_S)
+        else:
+            with fast_parsing():  # the gold, parsed once per process
+                correct = _verdict(gold, pred)
         return Grade(correct=bool(correct), extracted=extracted or None)
     except Exception:  # a grader never raises on model output; any failure is a wrong answer
         return Grade(correct=False, extracted=extracted or None)
@@ -110,9 +152,9 @@ def gold_parses(gold: str) -> bool:
     return _side_pool().submit(_gold_parses_here, gold).result()
 
 
-def _grade_chunk(pairs: tuple[list[str], list[str]]) -> list[Grade]:
+def _grade_chunk(pairs: tuple[list[str], list[str]], reference: bool = False) -> list[Grade]:
     completions, golds = pairs
-    return [_grade_here(c, g) for c, g in zip(completions, golds, strict=True)]
+    return [_grade_here(c, g, reference) for c, g in zip(completions, golds, strict=True)]
 
 
 def _spawn_pool(workers: int) -> ProcessPoolExecutor:
@@ -126,6 +168,56 @@ def _side_pool() -> ProcessPoolExecutor:
     return _spawn_pool(1)
 
 
+_pool_lock = threading.Lock()
+_pool: tuple[int, int, ProcessPoolExecutor] | None = None
+"""(owner pid, workers, pool): the warm grading pool of this process."""
+
+
+def _shutdown_pool() -> None:
+    global _pool
+    with _pool_lock:
+        if _pool is not None and _pool[0] == os.getpid():
+            _pool[2].shutdown(wait=False, cancel_futures=True)
+        _pool = None
+
+
+atexit.register(_shutdown_pool)
+
+
+def _grading_pool(workers: int) -> ProcessPoolExecutor:
+    """The warm pool of `workers` processes, started on first use and kept for later batches.
+
+    A pool inherited through fork belongs to the parent (its threads did not come along) and is
+    replaced; a pool of another size is shut down and replaced.
+    """
+    global _pool
+    with _pool_lock:
+        if _pool is not None and _pool[0] != os.getpid():
+            _pool = None
+        if _pool is not None and _pool[1] != workers:
+            _pool[2].shutdown(wait=False, cancel_futures=True)
+            _pool = None
+        if _pool is None:
+            _pool = (os.getpid(), workers, _spawn_pool(workers))
+        return _pool[2]
+
+
+def _warm_up(_: int) -> int:
+    _grade_here("so \\boxed{\\frac{1}{2}}", "0.5")  # imports math-verify and sympy, compiles its regexes
+    return os.getpid()
+
+
+def warm_pool(workers: int | None = None) -> None:
+    """Start the grading pool now (each worker importing math-verify) rather than on the first batch.
+
+    Evaluation grades task after task; the pool stays up between batches (and is shut down at
+    exit), so only the first batch of a process pays for starting it.
+    """
+    workers = _default_workers() if workers is None else workers
+    if workers > 0:
+        list(_grading_pool(workers).map(_warm_up, range(workers)))
+
+
 def grade_math(completion: str, gold: str) -> Grade:
     """Grade one completion against a gold answer string with math-verify (gold parsed first).
 
@@ -133,11 +225,23 @@ def grade_math(completion: str, gold: str) -> Grade:
     any, else an "answer is" phrase, else the last formula or number), or None if it found none.
     Boxes close together ("\\boxed{1} and \\boxed{2}") are read as one set, {1, 2}.
     A completion without a box whose last line is GSM8K's `#### N` is graded on N.
+    Numbers are compared exactly, decimals to a relative 1e-6 (`harness.graders.exact`).
     Off the main thread the call is run in a one-process side pool to keep the timeouts.
     """
     if _on_main_thread():
         return _grade_here(completion, gold)
     return _side_pool().submit(_grade_here, completion, gold).result()
+
+
+def grade_math_reference(completion: str, gold: str) -> Grade:
+    """grade_math by the slow path: the whole completion through math-verify, no caches.
+
+    The fast path (answer-span cut, caches) must give the same Grade; the bench and the tests
+    check that it does. Same thread rules as grade_math.
+    """
+    if _on_main_thread():
+        return _grade_here(completion, gold, reference=True)
+    return _side_pool().submit(_grade_here, completion, gold, True).result()
 
 
 def _default_workers() -> int:
@@ -148,31 +252,47 @@ def _default_workers() -> int:
 
 
 def grade_math_batch(
-    completions: Sequence[str], golds: Sequence[str], workers: int | None = None
+    completions: Sequence[str],
+    golds: Sequence[str],
+    workers: int | None = None,
+    reference: bool = False,
 ) -> list[Grade]:
     """Grade completions[i] against golds[i] for all i, in order.
 
     workers: processes to use (None = the CPUs this process may run on). With workers=0, or
-    fewer than SMALL_BATCH items, grading runs in-process (on the side pool when this is not
-    the main thread). Items go to workers in contiguous chunks, so repeated golds (several
-    samples per problem) hit the same worker's gold cache.
+    fewer than SMALL_BATCH distinct items, grading runs in-process (on the side pool when this
+    is not the main thread). Each distinct (completion, gold) pair is graded once. Items go to
+    the warm pool (see warm_pool) in contiguous chunks, so repeated golds (several samples per
+    problem) hit the same worker's caches. reference: grade by the slow path instead
+    (grade_math_reference), for checking agreement.
     """
     if len(completions) != len(golds):
         raise ValueError(f"{len(completions)} completions but {len(golds)} golds")
-    completions, golds = list(completions), list(golds)
     if workers is None:
         workers = _default_workers()
     if workers < 0:
         raise ValueError(f"workers must be >= 0, got {workers}")
-    if workers == 0 or len(completions) < SMALL_BATCH:
-        if _on_main_thread():
-            return _grade_chunk((completions, golds))
-        return _side_pool().submit(_grade_chunk, (completions, golds)).result()
+    index: dict[tuple[str, str], int] = {}
+    slots = [index.setdefault(pair, len(index)) for pair in zip(completions, golds, strict=True)]
+    distinct = ([c for c, _ in index], [g for _, g in index])
 
-    chunk = max(1, math.ceil(len(completions) / (workers * 4)))
-    chunks = [(completions[i : i + chunk], golds[i : i + chunk]) for i in range(0, len(completions), chunk)]
-    with _spawn_pool(min(workers, len(chunks))) as pool:
-        return [grade for part in pool.map(_grade_chunk, chunks) for grade in part]
+    if workers == 0 or len(index) < SMALL_BATCH:
+        if _on_main_thread():
+            grades = _grade_chunk(distinct, reference)
+        else:
+            grades = _side_pool().submit(_grade_chunk, distinct, reference).result()
+    else:
+        n = len(index)
+        chunk = max(1, math.ceil(n / (workers * 4)))
+        chunks = [(distinct[0][i : i + chunk], distinct[1][i : i + chunk]) for i in range(0, n, chunk)]
+        grade_chunk = functools.partial(_grade_chunk, reference=reference)
+        try:
+            parts = list(_grading_pool(workers).map(grade_chunk, chunks))
+        except BrokenProcessPool:  # a worker died (killed, out of memory): start afresh once
+            _shutdown_pool()
+            parts = list(_grading_pool(workers).map(grade_chunk, chunks))
+        grades = [grade for part in parts for grade in part]
+    return [grades[slot] for slot in slots]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,9 +1,15 @@
 """math-verify grading, the naive boxed match, and each shared dataset's gold field."""
 
+import json
 import threading
+from pathlib import Path
 
 import pytest
+from math_verify import grader as mv_grader
+from math_verify import parse, verify
 
+from harness.graders.exact import strict_verify
+from harness.graders.fastparse import fast_parsing
 from harness.graders.math import (
     SMALL_BATCH,
     boxed_string_match,
@@ -11,9 +17,14 @@ from harness.graders.math import (
     gold_parses,
     grade_math,
     grade_math_batch,
+    grade_math_reference,
     last_boxed,
+    warm_pool,
 )
+from harness.graders.span import final_part
 from harness.grading import Grade
+
+REGRESSIONS = Path(__file__).resolve().parents[1] / "fixtures" / "math_grading_regressions.jsonl"
 
 LAST_WINS = (
     "First pass: \\boxed{3}. Hmm, wait, the second case was counted twice, so redo the count "
@@ -183,3 +194,112 @@ def test_gold_parses_flags_golds_readable_only_as_text():
     assert not gold_parses("np.arcsin(10/13)")
     assert grade_math("\\boxed{np.arcsin(10/13)}", "np.arcsin(10/13)").correct
     assert not grade_math("\\boxed{\\arcsin(10/13)}", "np.arcsin(10/13)").correct
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact comparison (issue #11): no wrong answer passes by rounding
+
+
+def _regressions() -> list[dict]:
+    return [json.loads(line) for line in REGRESSIONS.read_text().splitlines() if line.strip()]
+
+
+def test_regression_file_is_large_and_sourced():
+    rows = _regressions()
+    assert len(rows) >= 100
+    for row in rows:
+        assert set(row) == {"gold", "completion", "correct", "source", "note"}, row
+        assert isinstance(row["correct"], bool) and row["source"] and row["note"]
+    assert sum(row["correct"] for row in rows) >= 40 and sum(not row["correct"] for row in rows) >= 40
+
+
+@pytest.mark.parametrize("row", _regressions(), ids=lambda row: f"{row['gold'][:25]}|{row['note'][:30]}")
+def test_grading_regressions(row):
+    assert grade_math(row["completion"], row["gold"]).correct is row["correct"]
+
+
+def test_fast_path_agrees_with_reference_path_on_the_regression_file():
+    rows = _regressions()
+    completions, golds = [r["completion"] for r in rows], [r["gold"] for r in rows]
+    reference = [grade_math_reference(c, g) for c, g in zip(completions, golds, strict=True)]
+    assert grade_math_batch(completions, golds, workers=0) == reference
+    assert grade_math_batch(completions, golds, workers=0, reference=True) == reference
+
+
+@pytest.mark.parametrize(
+    ("completion", "gold"),
+    [
+        ("\\boxed{\\frac{1}{2006!}}", "\\frac{1}{2004!}"),
+        ("\\boxed{\\frac{1}{2^{98}}}", "\\frac{1}{2^{99}}"),
+        ("\\boxed{1/2^98}", "1/2^99"),
+        ("\\boxed{0.0000001}", "0.0000002"),
+    ],
+)
+def test_issue_11_tiny_values_are_wrong(completion, gold):
+    # Stock math-verify accepts every one of these (the bug); the harness must not.
+    assert verify(parse("\\boxed{" + gold + "}"), parse(completion))
+    assert not grade_math(completion, gold).correct
+    assert grade_math(completion, completion[len("\\boxed{") : -1]).correct  # the same value stays right
+
+
+def test_strict_verify_leaves_math_verify_unchanged_outside_the_call():
+    numeric, symbolic = mv_grader.sympy_numeric_eq, mv_grader.sympy_symbolic_eq
+    gold, pred = parse("$\\frac{1}{2^{99}}$"), parse("$\\frac{1}{2^{98}}$")
+    assert strict_verify(gold, pred) is False
+    assert (mv_grader.sympy_numeric_eq, mv_grader.sympy_symbolic_eq) == (numeric, symbolic)
+    assert verify(gold, pred)  # other users of math-verify in the process see its own behaviour
+    assert strict_verify(parse("$\\frac{1}{3}$"), parse("$0.333333$")) is True
+
+
+def test_fast_parsing_parses_like_math_verify_and_restores_it():
+    import latex2sympy2_extended.latex2sympy2 as l2s
+    from math_verify import parser as mv_parser
+
+    before = (l2s._Latex2Sympy.parse, l2s._Latex2Sympy.create_parser, mv_parser.parse_latex_cached)
+    texts = [
+        "$x = \\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}$",
+        "so $5x - 7y + 11z + 4 = 0$",
+        "$\\{1\\pm\\sqrt{5},-2\\}$",
+        "$\\frac{3(-2)-2}{-2-2}+",  # a syntax error: the SLL stage fails, the LL stage too
+    ]
+    stock = [parse(t) for t in texts]
+    with fast_parsing():
+        fast = [parse(t) for t in texts]
+    assert [repr(p) for p in fast] == [repr(p) for p in stock]
+    assert (l2s._Latex2Sympy.parse, l2s._Latex2Sympy.create_parser, mv_parser.parse_latex_cached) == before
+
+
+@pytest.mark.parametrize(
+    ("text", "tail"),
+    [
+        ("no box at all", None),
+        ("one paragraph \\boxed{1}", None),
+        ("work\n\nmore work\n\nso $\\boxed{7}$.", "so $\\boxed{7}$."),
+        ("$\\boxed{1}$,\n\n$\\boxed{2}$", None),  # boxes that may form one set: no cut between them
+        ("a $\\boxed{1}$\n\nb $\\boxed{2", None),  # the last box is unclosed: an earlier one may win
+        ("a $\\boxed{1}$\n\nb $\\boxed 2$", None),  # brace-less last box: the same
+        ("intro\n\n$$\nx\n\n= \\boxed{3}\n$$", "$$\nx\n\n= \\boxed{3}\n$$"),  # cut before the $$, not inside
+        ("a\n\nThe final answer is\n\n$\\boxed{3}$", "The final answer is\n\n$\\boxed{3}$"),  # phrase kept whole
+    ],
+)
+def test_final_part(text, tail):
+    assert final_part(text) == (text if tail is None else tail)
+    assert (final_part(text) is text) == (tail is None)
+
+
+def test_warm_pool_is_reused_across_batches():
+    from harness.graders import math as math_grader
+
+    warm_pool(2)
+    pool = math_grader._grading_pool(2)
+    completions = [f"so we get \\boxed{{{i}}}" for i in range(SMALL_BATCH)]
+    golds = [str(i) for i in range(SMALL_BATCH)]
+    assert all(g.correct for g in grade_math_batch(completions, golds, workers=2))
+    assert math_grader._grading_pool(2) is pool  # the same processes graded both batches
+
+
+def test_batch_grades_each_distinct_pair_once_and_keeps_order():
+    completions = ["\\boxed{1}", "\\boxed{2}", "\\boxed{1}", "\\boxed{1}"]
+    golds = ["1", "1", "1", "2"]
+    grades = grade_math_batch(completions, golds, workers=0)
+    assert [g.correct for g in grades] == [True, False, True, False]
