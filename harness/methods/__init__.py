@@ -21,9 +21,9 @@ class MethodSpec:
 
     name: str
     config: str
-    """"module:Class" of its config class, in a light module (pydantic and light harness modules only)."""
+    """Its config class as "module:Class", in a light module (pydantic and light harness modules only)."""
     impl: str
-    """"module:Class" of its `Method` implementation; imported on first use."""
+    """Its `Method` implementation as "module:Class"; imported on first use."""
     summary: str
     """One line for tables and the command line."""
     trains: bool = True
@@ -48,7 +48,8 @@ _BUILTIN = [
     MethodSpec("iw-sft", _C + "IWSFTConfig", "harness.methods.iw_sft:IWSFT",
                "sequence NLL x clipped importance weight against the base"),
     # Forgetting mitigations of the TALR paper's comparison that are not a loss.
-    MethodSpec("lora", _C + "LoRAConfig", "harness.methods.lora:LoRAMethod", "LoRA adapters on the SFT objective, merged"),
+    MethodSpec("lora", _C + "LoRAConfig", "harness.methods.lora:LoRAMethod",
+               "LoRA adapters on the SFT objective, merged"),
     MethodSpec("wise-ft", _C + "WiSEFTConfig", "harness.methods.wise_ft:WiSEFTMethod",
                "SFT, then base/fine-tuned weight averages, one point per alpha"),
     # RL and self-generated data: they sample only through ctx.sampler or inside a metered TRL trainer.
@@ -98,7 +99,7 @@ def method_names() -> list[str]:
 
 
 def unknown_method_message(name: str) -> str:
-    """"unknown method 'tlar'. Did you mean 'talr'? Known: ..." -- near matches first, then every name."""
+    """The error text for an unknown name: "unknown method 'tlar'. Did you mean 'talr'? Known: ..." """
     return _SPECS.unknown_message(name)
 
 

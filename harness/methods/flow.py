@@ -40,7 +40,8 @@ def flow_weights(sequence_losses: torch.Tensor, temperature: float | None = None
 
 class FLOW(TokenLoss):
     def sequence_weights(self, trainer: TokenLossTrainer, config: FLOWConfig):
-        weights, tau = flow_weights(trainer.base_sequence_losses(config.per_device_train_batch_size), config.temperature)
+        losses = trainer.base_sequence_losses(batch_size=config.per_device_train_batch_size)
+        weights, tau = flow_weights(losses, config.temperature)
         return weights, {"flow_tau": tau}
 
     def loss(self, batch: TokenBatch, config: FLOWConfig):

@@ -157,7 +157,8 @@ class TokenLossTrainer(SFTTrainer):
             if "attention_mask" in inputs:
                 tokens = gather(inputs["attention_mask"].sum()).sum().item()
             else:  # padding-free batches carry position_ids instead
-                tokens = gather(torch.tensor(inputs["position_ids"].size(1), device=inputs["position_ids"].device)).sum().item()
+                positions = inputs["position_ids"]
+                tokens = gather(torch.tensor(positions.size(1), device=positions.device)).sum().item()
             self._total_train_tokens += tokens // self._tp_size
         self._metrics[mode]["num_tokens"] = [self._total_train_tokens]
         if self.aux_loss_enabled:
@@ -167,7 +168,8 @@ class TokenLossTrainer(SFTTrainer):
 
     def reference(self) -> PreTrainedModel:
         if self.ref_model is None:
-            raise ValueError(f"method {self.method.name!r} uses the reference model; set `reference = True` on its class")
+            raise ValueError(f"method {self.method.name!r} reads the reference model: set `reference = True` on its "
+                             "TokenLoss class")
         return self.ref_model
 
     def reference_weights(self) -> dict[str, torch.Tensor]:

@@ -3,6 +3,7 @@ registered SFT-data method on a real tiny Llama."""
 
 import subprocess
 import sys
+from pathlib import Path
 from types import MappingProxyType
 
 import pytest
@@ -17,6 +18,7 @@ from harness.track_data import domain_train_examples, to_dataset
 
 # Methods that sample their own data (RL, STaR, DPO) need the harness's sampler: tests/unit/test_rl_methods.py.
 TRAINING_METHODS = [name for name in method_names() if method_spec(name).trains and method_spec(name).uses_sft_data]
+REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "transformers", "trl", "peft", "datasets", "lm_eval")
 
 
@@ -40,8 +42,10 @@ def test_listing_methods_and_their_configs_imports_no_ml_library():
     code = ("from harness.methods import config_class, method_names, method_spec\n"
             "for n in method_names(): config_class(n).parse({}, 'x.yaml'); method_spec(n).summary")
     assert _imported_after(code) == []
-    assert _imported_after("from harness.config import parse_submissions\n"
-                           "parse_submissions({'name': 'x', 'method': 'talr', 'hyperparameters': {'floor': 0.1}}, 'x.yaml')") == []
+    submission = "{'name': 'x', 'method': 'talr', 'hyperparameters': {'floor': [0.1, 0.2]}}"
+    assert _imported_after(f"from harness.config import parse_submissions\nparse_submissions({submission}, 'x.yaml')") == []
+    validate = f"from harness.cli import main\nmain(['validate', {str(REPO / 'submissions/baselines/talr.yaml')!r}])"
+    assert _imported_after(validate) == []  # `harness validate` on a YAML file
     assert "torch" in _imported_after("from harness.methods import get_method\nget_method('talr')")
 
 

@@ -12,8 +12,8 @@ from harness.methods.token_trainer import TokenBatch
 
 def talr_loss(log_probs, label_mask, num_items=None, floor=0.01):
     """The talr method's loss on log-probs and a mask (what its trainer computes from a micro-batch)."""
-    loss, logs = get_method("talr").loss(TokenBatch(log_probs, label_mask, num_items), config_class("talr").parse({"floor": floor}))
-    return loss
+    config = config_class("talr").parse({"floor": floor})
+    return get_method("talr").loss(TokenBatch(log_probs, label_mask, num_items), config)[0]
 
 
 def test_talr_weights_and_loss_match_a_hand_computation():
