@@ -42,7 +42,7 @@ def main() -> None:
     from harness.budget import BudgetMeter, attach_meter, count_parameters
     from harness.config import load_track
     from harness.evaluate import evaluate_task
-    from harness.methods import METHODS, TrainContext
+    from harness.methods import TrainContext, config_class, get_method
     from harness.models import load_saved_model
     from harness.pretrain import ensure_base_model
     from harness.track_data import domain_train_examples, eval_tasks, test_items, to_dataset
@@ -74,9 +74,8 @@ def main() -> None:
         model, tok = load_saved_model(path)
         ctx = TrainContext(model=model, tokenizer=tok, train_dataset=data, output_dir=out, seed=0,
                            track=MappingProxyType({}), max_length=track.training.max_length)
-        m = METHODS.get(method)
-        hp = m.parse_config({"max_steps": 60}) if not metered else m.parse_config({})
-        trainer = m.build_trainer(ctx, hp)
+        hp = config_class(method).parse({"max_steps": 60} if not metered else {})
+        trainer = get_method(method).build_trainer(ctx, hp)
         meter = None
         if metered:
             meter = BudgetMeter(track.budget, count_parameters(model))

@@ -545,14 +545,16 @@ def load_submissions(path: str | Path) -> list[SubmissionConfig]:
 
 
 def parse_submissions(data: dict[str, Any], path: str | Path) -> list[SubmissionConfig]:
-    from harness.methods import METHODS  # methods import config; keep the cycle out of import time
+    # methods import config; keep the cycle out of import time
+    from harness.methods import config_class, method_names, method_spec, unknown_method_message
     from harness.model_folders import check_recipe_models
     from harness.sweep import expand
 
     problems = []
     # A method's own hyperparameter may share a name with a track setting (GRPO's rollout `temperature`).
     method_name = data.get("method")
-    own = set(METHODS.get(method_name).config_class.model_fields) if isinstance(method_name, str) and method_name in METHODS else set()
+    known = isinstance(method_name, str) and method_name in method_names()
+    own = set(config_class(method_name).model_fields) if known else set()
     for key in list(data) + list((data.get("hyperparameters") or {}) if isinstance(data.get("hyperparameters"), dict) else []):
         if key in TRACK_FIXED_FIELDS and not (key not in data and key in own):
             where = key if key in data else f"hyperparameters.{key}"
@@ -564,13 +566,13 @@ def parse_submissions(data: dict[str, Any], path: str | Path) -> list[Submission
         raise ConfigErrors(problems)
     sub = _parse(SubmissionConfig, data, path)
     check_recipe_models(sub.data, path)  # model folders the recipe names: present, code-free, safetensors
-    if sub.method not in METHODS:
-        raise ConfigError(path, "method", METHODS.unknown_message(sub.method))
-    method = METHODS.get(sub.method)
+    if sub.method not in method_names():
+        raise ConfigError(path, "method", unknown_method_message(sub.method))
+    method, hyperparameters = method_spec(sub.method), config_class(sub.method)
     if sub.data != DataRecipeConfig() and not (method.trains and method.uses_sft_data):
         raise ConfigError(path, "data", f"method {sub.method!r} does not train on SFT data, so a data recipe does not "
                           "apply; remove the `data:` block (SFT-family methods: sft, dft, talr, ...)")
-    expanded = expand(sub, method.config_class)
+    expanded = expand(sub, hyperparameters)
     for one in expanded:
-        method.parse_config(one.hyperparameters, path)
+        hyperparameters.parse(one.hyperparameters, path)
     return expanded

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
-
-from datasets import Dataset
+from typing import TYPE_CHECKING, Any, Literal
 
 from harness.rollouts import completion_text
 from harness.tasks import Example, Task, prompt_messages
 from harness.tasks.synthetic import chain_steps
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 RewardName = Literal["outcome", "process", "format"]
 REWARD_NAMES: tuple[str, ...] = ("outcome", "process", "format")
@@ -89,4 +90,6 @@ def _trl_reward(name: str, task: Task, examples: Sequence[Example]) -> Callable:
 
 def rl_dataset(examples: Sequence[Example]) -> Dataset:
     """Prompt-only conversational rows for GRPO/RLOO, with the index of each example for the rewards."""
+    from datasets import Dataset  # here, so the method configs (which name the rewards) import no data library
+
     return Dataset.from_list([{"prompt": prompt_messages(ex.prompt), "item": i} for i, ex in enumerate(examples)])

@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from harness.budget import BudgetMeter, count_parameters
 from harness.config import SubmissionConfig, TrackConfig
 from harness.evaluate import evaluate_task, summarize
-from harness.methods import METHODS, TrainContext
+from harness.methods import TrainContext, config_class, get_method
 from harness.prepare import finish_training, prepare_training
 from harness.model_folders import check_recipe_runs
 from harness.models import load_base_model, resolve_base_model, template_fingerprint
@@ -69,8 +69,8 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
     if not req.force and is_finished(out):
         console.print(f"[dim]{out} is finished; reusing it (--force to redo)[/]")
         return [read_metrics(d) for d in _point_dirs(req, out)]
-    method = METHODS.get(req.submission.method)
-    hp = resolve_hyperparameters(method, req.submission, req.track)
+    method = get_method(req.submission.method)
+    hp = resolve_hyperparameters(req.submission, req.track)
     check_recipe_runs(req.submission.data, req.runs_dir, req.track.name, req.seed)  # before any directory exists
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").unlink(missing_ok=True)
@@ -122,11 +122,11 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
     return results
 
 
-def resolve_hyperparameters(method, submission: SubmissionConfig, track: TrackConfig):
+def resolve_hyperparameters(submission: SubmissionConfig, track: TrackConfig):
     """The track's defaults for the keys this method takes, overridden by the submission's own values."""
-    fields = getattr(method.config_class, "model_fields", {})
-    defaults = {k: v for k, v in track.training.hyperparameters.items() if k in fields}
-    return method.parse_config({**defaults, **submission.hyperparameters})
+    config = config_class(submission.method)
+    defaults = {k: v for k, v in track.training.hyperparameters.items() if k in config.model_fields}
+    return config.parse({**defaults, **submission.hyperparameters})
 
 
 def _point_dirs(req: RunRequest, out: Path) -> list[Path]:
@@ -192,7 +192,7 @@ def _evaluate(req: RunRequest, model, tokenizer, out: Path, ledger: dict, timing
 
         t1 = time.perf_counter()
         outcome = evaluate_general_suite(model, tokenizer, req.track, out, console,
-                                         is_base=not METHODS.get(req.submission.method).trains,
+                                         is_base=not get_method(req.submission.method).trains,
                                          allow_code_execution=req.allow_code_execution)
         results += outcome.results
         suite = {"general_suite": outcome.record}

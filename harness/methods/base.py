@@ -1,4 +1,5 @@
-"""What a method is: a config class for its hyperparameters and a way to train under the harness's meter.
+"""What a method is: a config class for its hyperparameters (harness.methods.configs) and a way to train
+under the harness's meter.
 
 Most methods only implement `build_trainer` (a TRL trainer); the default `train` attaches the
 harness's budget meter to it and trains. Methods with several phases (sample, filter, then SFT)
@@ -7,6 +8,9 @@ only through the context's metered sampler. A method never meters itself.
 
 `points` turns one trained model into one or more evaluated points (WiSE-FT gives one per alpha);
 each point becomes its own run directory and leaderboard row.
+
+This module imports no heavy library at import time (torch, TRL and the rest are imported where a
+method trains), so a method class can sit next to its config class in a light module.
 """
 
 from __future__ import annotations
@@ -14,46 +18,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
-from datasets import Dataset
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer
-from trl import SFTConfig
+from harness.methods.configs import MethodConfig
 
-from harness.budget import BudgetMeter, attach_meter
-from harness.config import validation_errors
-from harness.sampler import MeteredSampler
-from harness.tasks import Example, Task
+if TYPE_CHECKING:  # the heavy libraries are imported where a method trains, not where it is registered
+    from datasets import Dataset
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer
+    from trl import SFTConfig
+
+    from harness.budget import BudgetMeter
+    from harness.methods import MethodSpec
+    from harness.sampler import MeteredSampler
+    from harness.tasks import Example, Task
 
 
 def meter_trainer(trainer, meter: BudgetMeter) -> None:
     """The only way a method's trainer is metered: the harness's meter, plus a rich progress bar."""
+    from harness.budget import attach_meter
     from harness.progress import use_rich_progress
 
     attach_meter(trainer, meter)
     use_rich_progress(trainer)
-
-
-class MethodConfig(BaseModel):
-    """Hyperparameters every SFT-family method accepts. Defaults suit the tiny tracks."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    learning_rate: float = Field(1e-3, gt=0)
-    """Peak learning rate (AdamW); the track's training.hyperparameters may set its default."""
-    learning_rate_scale: float = Field(1.0, gt=0)
-    """Multiplies learning_rate, so a baseline like "SFT at a 10x smaller rate" holds on every track."""
-    per_device_train_batch_size: int = Field(32, ge=1)
-    gradient_accumulation_steps: int = Field(1, ge=1)
-    num_train_epochs: float = Field(3.0, gt=0)
-    """Passes over the track's domain training data; the budget may stop training earlier."""
-    max_steps: int = -1
-    """Optimizer steps; -1 means use num_train_epochs. The track's budget still caps it."""
-    lr_scheduler_type: str = "cosine"
-    warmup_steps: int = Field(10, ge=0)
-    weight_decay: float = Field(0.0, ge=0)
-    max_grad_norm: float = Field(1.0, ge=0)
 
 
 @dataclass(frozen=True)
@@ -78,19 +64,24 @@ class TrainContext:
 
 
 class Method:
-    """Base class: subclasses set `name` and `config_class` and implement `build_trainer`."""
+    """Base class: subclasses implement `build_trainer` (or `train`). `get_method` builds one per registry entry,
+    from its spec, which gives the method its name and says whether it trains and on which data."""
 
-    name: ClassVar[str]
-    config_class: ClassVar[type[MethodConfig]] = MethodConfig
-    trains: ClassVar[bool] = True
-    uses_sft_data: ClassVar[bool] = True
-    """Trains on ctx.train_dataset as SFT data, so a submission's data recipe applies (RL methods: False)."""
+    def __init__(self, spec: MethodSpec) -> None:
+        self.spec = spec
 
-    def parse_config(self, hyperparameters: dict[str, Any], path: str | Path = "<submission>") -> MethodConfig:
-        try:
-            return self.config_class.model_validate(hyperparameters)
-        except ValidationError as e:
-            raise validation_errors(path, e, self.config_class, prefix="hyperparameters.") from None
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def trains(self) -> bool:
+        return self.spec.trains
+
+    @property
+    def uses_sft_data(self) -> bool:
+        """Trains on ctx.train_dataset as SFT data, so a submission's data recipe applies (RL methods: False)."""
+        return self.spec.uses_sft_data
 
     def build_trainer(self, ctx: TrainContext, config: MethodConfig) -> Trainer:
         raise TypeError(f"method {self.name!r} does not train")
@@ -110,21 +101,16 @@ class Method:
 
 
 def training_args(ctx: TrainContext, config: MethodConfig) -> dict[str, Any]:
-    """TrainingArguments fields every method shares (SFT, GRPO/RLOO, DPO configs all take them):
-    the method's optimisation hyperparameters, fp32 on CPU / bf16 on GPU, no checkpoints, seeded data."""
+    """TrainingArguments fields every method shares (SFT, GRPO/RLOO, DPO configs all take them): MethodConfig's
+    fields under their own names (the learning rate times its scale), fp32 on CPU / bf16 on GPU, no checkpoints,
+    seeded data."""
     import torch
 
+    optimisation = {f: getattr(config, f) for f in MethodConfig.model_fields if not f.startswith("learning_rate")}
     return dict(
         output_dir=str(ctx.output_dir),
         learning_rate=config.learning_rate * config.learning_rate_scale,
-        per_device_train_batch_size=config.per_device_train_batch_size,
-        gradient_accumulation_steps=config.gradient_accumulation_steps,
-        num_train_epochs=config.num_train_epochs,
-        max_steps=config.max_steps,
-        lr_scheduler_type=config.lr_scheduler_type,
-        warmup_steps=config.warmup_steps,
-        weight_decay=config.weight_decay,
-        max_grad_norm=config.max_grad_norm,
+        **optimisation,
         bf16=torch.cuda.is_available(),
         gradient_checkpointing=False,
         save_strategy="no",
@@ -138,6 +124,8 @@ def training_args(ctx: TrainContext, config: MethodConfig) -> dict[str, Any]:
 
 def sft_args(ctx: TrainContext, config: MethodConfig, **overrides: Any) -> SFTConfig:
     """The SFTConfig shared by the SFT family: completion-only loss at the track's sequence length."""
+    from trl import SFTConfig
+
     return SFTConfig(
         **training_args(ctx, config),
         max_length=ctx.max_length,

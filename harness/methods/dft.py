@@ -6,5 +6,4 @@ from harness.methods.sft import SFTMethod
 
 
 class DFTMethod(SFTMethod):
-    name = "dft"
     loss_type = "dft"

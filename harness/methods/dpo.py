@@ -9,35 +9,18 @@ directory. Gradient tokens are the completion tokens of chosen and rejected sequ
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Literal
-
 from datasets import Dataset
-from pydantic import Field
 from transformers import PreTrainedModel
 from trl import DPOConfig, DPOTrainer
 
 from harness.budget import BudgetExceeded, BudgetMeter
 from harness.methods.base import Method, TrainContext, meter_trainer, training_args
-from harness.methods.self_sampled import SampledDataConfig, require_sampler, sample_graded
+from harness.methods.configs import DPOMethodConfig
+from harness.methods.self_sampled import require_sampler, sample_graded
 from harness.track_data import conversation
 
 
-class DPOMethodConfig(SampledDataConfig):
-    learning_rate: float = Field(1e-4, gt=0)
-    beta: float = Field(0.1, gt=0)
-    """Strength of the implicit KL to the reference (base) model."""
-    loss_type: Literal["sigmoid", "ipo", "hinge"] = "sigmoid"
-    prompts: int | None = Field(512, ge=1)
-    """Training prompts to sample pairs for; None: all of them."""
-    samples_per_prompt: int = Field(4, ge=2)
-    """A pair needs an accepted and a rejected completion of the same prompt."""
-
-
 class DPOMethod(Method):
-    name = "dpo"
-    config_class = DPOMethodConfig
-    uses_sft_data = False
-
     def preference_pairs(self, ctx: TrainContext, config: DPOMethodConfig) -> Dataset:
         examples = list(ctx.train_examples)[: config.prompts]
         rows = []

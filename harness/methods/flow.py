@@ -14,7 +14,8 @@ at 1/e. Under AdamW a common factor on the loss barely changes the steps (only t
 gradient clipping); what matters is the relative weight of easy and hard sequences.
 
 The weights are computed on the trainer's own tokenized dataset (same truncation and completion
-mask as training), stored as a `flow_weight` column and handed to `compute_loss` by the collator.
+mask as training), stored as the base trainer's `sequence_weight` column and handed to the loss by the collator
+(TokenLoss.sequence_weights).
 The scoring pass is a forward pass of the base model with no gradient: it is not gradient tokens and
 the budget meter does not count it.
 """
@@ -22,14 +23,12 @@ the budget meter does not count it.
 from __future__ import annotations
 
 import torch
-from pydantic import Field
-from trl import SFTTrainer
 
-from harness.methods.base import MethodConfig, TrainContext
-from harness.methods.losses import label_log_probs, token_mean
-from harness.methods.sft import SFTMethod
+from harness.methods.configs import FLOWConfig
+from harness.methods.token_loss import TokenLoss
+from harness.methods.token_trainer import TokenBatch, TokenLossTrainer, sequence_losses
 
-WEIGHT_COLUMN = "flow_weight"
+__all__ = ["FLOW", "flow_weights", "sequence_losses"]
 
 
 def flow_weights(sequence_losses: torch.Tensor, temperature: float | None = None) -> tuple[torch.Tensor, float]:
@@ -39,63 +38,12 @@ def flow_weights(sequence_losses: torch.Tensor, temperature: float | None = None
     return torch.exp(-sequence_losses / tau), tau
 
 
-def sequence_losses(log_probs: torch.Tensor, label_mask: torch.Tensor) -> torch.Tensor:
-    """Mean NLL over each sequence's supervised tokens, (B,); 0 for a sequence without any."""
-    m = label_mask.float()
-    return (-log_probs * m).sum(1) / m.sum(1).clamp(min=1)
+class FLOW(TokenLoss):
+    def sequence_weights(self, trainer: TokenLossTrainer, config: FLOWConfig):
+        losses = trainer.base_sequence_losses(batch_size=config.per_device_train_batch_size)
+        weights, tau = flow_weights(losses, config.temperature)
+        return weights, {"flow_tau": tau}
 
-
-class FLOWConfig(MethodConfig):
-    temperature: float | None = Field(None, gt=0)
-    """tau in nats per token; None uses the median pre-trained sequence loss, the paper's parameter-free choice."""
-
-
-class FLOWTrainer(SFTTrainer):
-    def __init__(self, *args, temperature: float | None = None, scoring_batch_size: int = 64, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.flow_losses = self._base_sequence_losses(scoring_batch_size)
-        weights, self.flow_tau = flow_weights(self.flow_losses, temperature)
-        self.train_dataset = self.train_dataset.add_column(WEIGHT_COLUMN, weights.tolist())
-        collate = self.data_collator
-
-        def collate_with_weights(examples: list[dict]) -> dict:
-            batch = collate(examples)
-            batch[WEIGHT_COLUMN] = torch.tensor([e[WEIGHT_COLUMN] for e in examples], dtype=torch.float32)
-            return batch
-
-        self.data_collator = collate_with_weights
-
-    @torch.no_grad()
-    def _base_sequence_losses(self, batch_size: int) -> torch.Tensor:
-        """Each training sequence's mean token loss under the model as it is now (the base), in dataset order."""
-        was_training = self.model.training
-        self.model.eval()
-        device = next(self.model.parameters()).device
-        out = []
-        for start in range(0, len(self.train_dataset), batch_size):
-            rows = [self.train_dataset[i] for i in range(start, min(start + batch_size, len(self.train_dataset)))]
-            batch = {k: v.to(device) for k, v in self.data_collator(rows).items() if torch.is_tensor(v)}
-            res = self.model(**batch, use_cache=False, fused_lm_head=True)
-            out.append(sequence_losses(res.log_probs, res.label_mask).float().cpu())
-        self.model.train(was_training)
-        return torch.cat(out)
-
-    def _set_signature_columns_if_needed(self):
-        super()._set_signature_columns_if_needed()
-        if WEIGHT_COLUMN not in self._signature_columns:
-            self._signature_columns = [*self._signature_columns, WEIGHT_COLUMN]
-
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        w = inputs.pop(WEIGHT_COLUMN)
-        out = label_log_probs(model, inputs)
-        loss = token_mean(w[:, None].to(out.log_probs.dtype) * -out.log_probs, out.label_mask, num_items_in_batch)
-        return (loss, out) if return_outputs else loss
-
-
-class FLOWMethod(SFTMethod):
-    name = "flow"
-    config_class = FLOWConfig
-    trainer_class = FLOWTrainer
-
-    def trainer_kwargs(self, ctx: TrainContext, config: FLOWConfig) -> dict:
-        return {"temperature": config.temperature, "scoring_batch_size": config.per_device_train_batch_size}
+    def loss(self, batch: TokenBatch, config: FLOWConfig):
+        w = batch.sequence_weights[:, None].to(batch.log_probs.dtype)
+        return batch.mean(w * -batch.log_probs), {}

@@ -11,64 +11,14 @@ stops training before a generation batch could pass a cap (harness.budget.attach
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-from pydantic import Field, model_validator
 from trl import GRPOConfig, GRPOTrainer
 
-from harness.methods.base import Method, MethodConfig, TrainContext, training_args
+from harness.methods.base import Method, TrainContext, training_args
+from harness.methods.configs import RLConfig
 from harness.methods.self_sampled import require_task, track_max_new_tokens
-from harness.rewards import RewardName, reward_funcs, rl_dataset
-
-
-class RLConfig(MethodConfig):
-    """What GRPO-family methods share: rollouts, rewards, and RL-sized defaults."""
-
-    learning_rate: float = Field(2e-4, gt=0)
-    per_device_train_batch_size: int = Field(64, ge=1)
-    """Completions per micro-batch (per_device_train_batch_size / num_generations prompts)."""
-    num_train_epochs: float = Field(1.0, gt=0)
-    """Passes over the domain training prompts; the budget usually stops training first."""
-    lr_scheduler_type: str = "constant"
-    warmup_steps: int = Field(0, ge=0)
-    num_generations: int = Field(8, ge=2)
-    """Completions sampled per prompt (the group)."""
-    temperature: float = Field(1.0, gt=0)
-    """Sampling temperature of the rollouts."""
-    top_p: float = Field(1.0, gt=0, le=1)
-    max_completion_length: int | None = Field(None, ge=1)
-    """Token limit of a rollout; None: the track's eval max_new_tokens."""
-    rewards: list[RewardName] = Field(default_factory=lambda: ["outcome"], min_length=1)
-    """Reward functions from harness.rewards, summed (weighted by reward_weights)."""
-    reward_weights: list[float] | None = None
-    mask_truncated_completions: bool = False
-    """Exclude completions cut by max_completion_length from the loss."""
-    logging_steps: int = Field(5, ge=1)
-
-    @model_validator(mode="after")
-    def _groups_fit(self):
-        batch = self.per_device_train_batch_size * self.gradient_accumulation_steps
-        if batch % self.num_generations:
-            raise ValueError(
-                f"per_device_train_batch_size x gradient_accumulation_steps ({batch}) must be a multiple of "
-                f"num_generations ({self.num_generations}): each generation batch holds whole groups"
-            )
-        if self.reward_weights is not None and len(self.reward_weights) != len(self.rewards):
-            raise ValueError(f"reward_weights needs one weight per reward ({len(self.rewards)})")
-        return self
-
-
-class GRPOMethodConfig(RLConfig):
-    loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo"] = "dapo"
-    """Loss normalisation (TRL): grpo per sequence, dr_grpo by batch x max length, dapo/bnpo by active tokens."""
-    beta: float = Field(0.0, ge=0)
-    """KL coefficient against the base model (reloaded from its saved directory when > 0)."""
-    epsilon: float = Field(0.2, gt=0)
-    epsilon_high: float | None = Field(None, gt=0)
-    """Upper clip of the ratio (DAPO's clip-higher); None: epsilon."""
-    scale_rewards: Literal["group", "batch", "none"] = "group"
-    num_iterations: int = Field(1, ge=1)
-    """Optimisation passes over each generation batch."""
+from harness.rewards import reward_funcs, rl_dataset
 
 
 def rl_args(ctx: TrainContext, config: RLConfig) -> dict[str, Any]:
@@ -87,23 +37,18 @@ def rl_args(ctx: TrainContext, config: RLConfig) -> dict[str, Any]:
 
 
 class GRPOMethod(Method):
-    """Also the base of the GRPO family: a variant sets `trainer_class` and overrides `rl_config`."""
+    """Also the base of the GRPO family: a variant names TRL's trainer and its config class, or fixes some of the
+    config's values (`fixed`). The fields a method's config class adds to RLConfig are TRL config fields of the
+    same name and reach it as they are (declared once, in harness.methods.configs)."""
 
-    name = "grpo"
-    config_class = GRPOMethodConfig
-    uses_sft_data = False
     trainer_class: ClassVar[type] = GRPOTrainer
+    args_class: ClassVar[type] = GRPOConfig
+    fixed: ClassVar[dict[str, Any]] = {}
+    """TRL config values the method fixes rather than exposes (REINFORCE's)."""
 
-    def rl_config(self, ctx: TrainContext, config: GRPOMethodConfig) -> GRPOConfig:
-        return GRPOConfig(
-            **rl_args(ctx, config),
-            loss_type=config.loss_type,
-            beta=config.beta,
-            epsilon=config.epsilon,
-            epsilon_high=config.epsilon_high,
-            scale_rewards=config.scale_rewards,
-            num_iterations=config.num_iterations,
-        )
+    def rl_config(self, ctx: TrainContext, config: RLConfig):
+        own = {k: getattr(config, k) for k in type(config).model_fields if k not in RLConfig.model_fields}
+        return self.args_class(**rl_args(ctx, config), **own, **self.fixed)
 
     def build_trainer(self, ctx: TrainContext, config: RLConfig):
         require_task(ctx, self.name)

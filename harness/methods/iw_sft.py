@@ -17,14 +17,10 @@ p_theta = p_ref, every weight is 1 and the first step is an SFT step.
 from __future__ import annotations
 
 import torch
-from pydantic import Field
-from transformers import PreTrainedModel
-from trl import SFTTrainer
 
-from harness.methods.base import MethodConfig, TrainContext
-from harness.methods.kl import frozen_reference, reference_log_probs
-from harness.methods.losses import label_log_probs, token_mean
-from harness.methods.sft import SFTMethod
+from harness.methods.configs import IWSFTConfig
+from harness.methods.token_loss import TokenLoss
+from harness.methods.token_trainer import TokenBatch
 
 
 def iw_sft_weights(log_probs: torch.Tensor, ref_log_probs: torch.Tensor, label_mask: torch.Tensor,
@@ -35,34 +31,10 @@ def iw_sft_weights(log_probs: torch.Tensor, ref_log_probs: torch.Tensor, label_m
     return torch.exp(temperature * ratio).clamp(max=max_weight)
 
 
-class IWSFTConfig(MethodConfig):
-    temperature: float = Field(1.0, gt=0)
-    """Multiplies the mean per-token log-ratio before exp (dimensionless); 1.0 as in the authors' code."""
-    max_weight: float = Field(16.0, gt=0)
-    """Upper clip of a sequence's weight, to bound the variance; 16 as in the authors' code."""
+class IWSFT(TokenLoss):
+    reference = True
 
-
-class IWSFTTrainer(SFTTrainer):
-    def __init__(self, *args, ref_model: PreTrainedModel, temperature: float = 1.0, max_weight: float = 16.0, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.ref_model = ref_model
-        self.temperature = temperature
-        self.max_weight = max_weight
-
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        out = label_log_probs(model, inputs)
-        ref = reference_log_probs(self.ref_model, inputs, out.log_probs.device)
-        w = iw_sft_weights(out.log_probs, ref, out.label_mask, self.temperature, self.max_weight)
-        loss = token_mean(w[:, None] * -out.log_probs, out.label_mask, num_items_in_batch)
-        self._metrics["train" if model.training else "eval"]["iw_mean"].append(w.mean().item())
-        return (loss, out) if return_outputs else loss
-
-
-class IWSFTMethod(SFTMethod):
-    name = "iw-sft"
-    config_class = IWSFTConfig
-    trainer_class = IWSFTTrainer
-
-    def trainer_kwargs(self, ctx: TrainContext, config: IWSFTConfig) -> dict:
-        return {"ref_model": frozen_reference(ctx.model), "temperature": config.temperature,
-                "max_weight": config.max_weight}
+    def loss(self, batch: TokenBatch, config: IWSFTConfig):
+        w = iw_sft_weights(batch.log_probs, batch.reference_log_probs, batch.label_mask, config.temperature,
+                           config.max_weight)
+        return batch.mean(w[:, None] * -batch.log_probs), {"iw_mean": w.mean()}

@@ -11,11 +11,10 @@ over the micro-batches of a step, so each optimizer step carries it once.
 from __future__ import annotations
 
 import torch
-from pydantic import Field
-from trl import SFTTrainer
 
-from harness.methods.base import MethodConfig, TrainContext
-from harness.methods.sft import SFTMethod
+from harness.methods.configs import L2Config
+from harness.methods.token_loss import TokenLoss
+from harness.methods.token_trainer import TokenBatch
 
 
 def l2_distance(model: torch.nn.Module, base: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -24,36 +23,9 @@ def l2_distance(model: torch.nn.Module, base: dict[str, torch.Tensor]) -> torch.
     return torch.stack(terms).sum()
 
 
-class L2Config(MethodConfig):
-    coef: float = Field(1e-3, ge=0)
-    """Penalty per unit of summed squared weight drift; at 1e-3 a tiny-arith run ends with drift ~35 (penalty ~0.04
-    against an NLL ~0.6) and keeps general ability SFT loses. 0 is plain SFT."""
+class L2(TokenLoss):
+    reference = True  # theta_base: the weights before the first step
 
-
-class L2Trainer(SFTTrainer):
-    def __init__(self, *args, coef: float = 1e-3, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.coef = coef
-        # Frozen before the first step: the weights the penalty pulls back to.
-        self.base_weights = {name: p.detach().clone() for name, p in self.model.named_parameters() if p.requires_grad}
-
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        loss = super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
-        nll, outputs = loss if return_outputs else (loss, None)
-        distance = l2_distance(self.model, self.base_weights)
-        # The trainer leaves the 1/accumulation scaling to a loss normalised by num_items_in_batch; the penalty
-        # is a per-step quantity, so split it over the micro-batches itself in that case.
-        scaled_by_us = self.model_accepts_loss_kwargs and num_items_in_batch is not None
-        steps = self.current_gradient_accumulation_steps if scaled_by_us else 1
-        loss = nll + self.coef * distance / steps
-        self._metrics["train" if model.training else "eval"]["l2_distance"].append(distance.item())
-        return (loss, outputs) if return_outputs else loss
-
-
-class L2Method(SFTMethod):
-    name = "l2"
-    config_class = L2Config
-    trainer_class = L2Trainer
-
-    def trainer_kwargs(self, ctx: TrainContext, config: L2Config) -> dict:
-        return {"coef": config.coef}
+    def loss(self, batch: TokenBatch, config: L2Config):
+        distance = l2_distance(batch.model, batch.reference_weights)
+        return batch.mean(-batch.log_probs) + batch.once_per_step(config.coef * distance), {"l2_distance": distance}

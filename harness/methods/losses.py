@@ -1,15 +1,8 @@
-"""Pieces the SFT-family losses share: per-label log-probabilities and the supervised-token mean."""
+"""The supervised-token mean every token loss normalises by (harness.methods.token_trainer.TokenBatch.mean)."""
 
 from __future__ import annotations
 
 import torch
-
-
-def label_log_probs(model, inputs: dict):
-    """Forward through TRL's fused LM head: `.log_probs` (B, T-1) of each next-token label (0 where the label is
-    -100) and `.label_mask`, without materialising the full logits."""
-    inputs["use_cache"] = False
-    return model(**inputs, fused_lm_head=True)
 
 
 def token_mean(values: torch.Tensor, label_mask: torch.Tensor, num_items: torch.Tensor | int | None = None) -> torch.Tensor:

@@ -7,9 +7,8 @@ samples.
 
 from __future__ import annotations
 
-from harness.methods.rft import RFTMethod
+from harness.methods.star import StarMethod
 
 
-class OfflineDFTMethod(RFTMethod):
-    name = "offline-dft"
+class OfflineDFTMethod(StarMethod):  # under RFTConfig: one round from the base model
     loss_type = "dft"

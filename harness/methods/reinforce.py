@@ -17,26 +17,9 @@ Entropy bonuses and high-entropy token masks stay at TRL's defaults (off).
 
 from __future__ import annotations
 
-from trl import GRPOConfig
-
-from harness.methods.base import TrainContext
-from harness.methods.grpo import GRPOMethod, RLConfig, rl_args
-
-
-class ReinforceConfig(RLConfig):
-    """GRPO-family options minus the ones REINFORCE fixes (loss_type, beta, epsilon, scale_rewards, num_iterations)."""
+from harness.methods.grpo import GRPOMethod
 
 
 class ReinforceMethod(GRPOMethod):
-    name = "reinforce"
-    config_class = ReinforceConfig
-
-    def rl_config(self, ctx: TrainContext, config: ReinforceConfig) -> GRPOConfig:
-        return GRPOConfig(
-            **rl_args(ctx, config),
-            loss_type="dr_grpo",
-            beta=0.0,
-            scale_rewards="none",
-            num_iterations=1,
-            top_entropy_quantile=1.0,
-        )
+    fixed = {"loss_type": "dr_grpo", "beta": 0.0, "scale_rewards": "none", "num_iterations": 1,
+             "top_entropy_quantile": 1.0}

@@ -8,32 +8,11 @@ model on CPU). Prompts, rewards and metering as for grpo.
 
 from __future__ import annotations
 
-from pydantic import Field
 from trl import RLOOConfig, RLOOTrainer
 
-from harness.methods.base import TrainContext
-from harness.methods.grpo import GRPOMethod, RLConfig, rl_args
-
-
-class RLOOMethodConfig(RLConfig):
-    num_generations: int = Field(4, ge=2)
-    beta: float = Field(0.0, ge=0)
-    """KL coefficient against the base model."""
-    epsilon: float = Field(0.2, gt=0)
-    num_iterations: int = Field(1, ge=1)
-    normalize_advantages: bool = False
+from harness.methods.grpo import GRPOMethod
 
 
 class RLOOMethod(GRPOMethod):
-    name = "rloo"
-    config_class = RLOOMethodConfig
     trainer_class = RLOOTrainer
-
-    def rl_config(self, ctx: TrainContext, config: RLOOMethodConfig) -> RLOOConfig:
-        return RLOOConfig(
-            **rl_args(ctx, config),
-            beta=config.beta,
-            epsilon=config.epsilon,
-            num_iterations=config.num_iterations,
-            normalize_advantages=config.normalize_advantages,
-        )
+    args_class = RLOOConfig

@@ -6,27 +6,16 @@ domain task's own grader through harness.rewards, so training data and evaluatio
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING
 
-from pydantic import Field
-from transformers import PreTrainedModel
-
-from harness.methods.base import MethodConfig, TrainContext
+from harness.methods.base import TrainContext
+from harness.methods.configs import SampledDataConfig
 from harness.rewards import score
-from harness.tasks import Example
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
-class SampledDataConfig(MethodConfig):
-    samples_per_prompt: int = Field(4, ge=1)
-    temperature: float = Field(1.0, gt=0)
-    """Sampling temperature of the rollouts."""
-    max_new_tokens: int | None = Field(None, ge=1)
-    """Token limit of a rollout; None: the track's eval max_new_tokens."""
-    filter: Literal["outcome", "process"] = "outcome"
-    """What counts as a good sample: a correct final answer, or also a fully correct chain of thought."""
-    num_train_epochs: float = Field(1.0, gt=0)
-    """Passes over the kept samples (per round)."""
-    warmup_steps: int = Field(0, ge=0)
+    from harness.tasks import Example
 
 
 def track_max_new_tokens(ctx: TrainContext, default: int = 32) -> int:

@@ -1,22 +1,26 @@
 """sft: supervised fine-tuning with TRL's SFTTrainer, token-mean NLL on the completion only.
 
-SFTMethod is also the base of the SFT family: a variant sets `loss_type` (a TRL loss, as dft does) or
-`trainer_class` (an SFTTrainer subclass with its own compute_loss, as talr, l2, kl, flow and iw-sft
-do) plus `trainer_kwargs` for that class's extra arguments.
+SFTMethod is also the base of the SFT family: a variant sets `loss_type` (a TRL loss, as dft does),
+overrides `trainer_kwargs` (lora's PEFT config), or is a token loss (harness.methods.token_loss: talr,
+l2, kl, flow, iw-sft), which brings its own trainer class.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
-from trl import SFTTrainer
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from harness.methods.base import Method, MethodConfig, TrainContext, sft_args
 
+if TYPE_CHECKING:
+    from trl import SFTTrainer
+
 
 def sft_trainer(ctx: TrainContext, config: MethodConfig, *, loss_type: str = "nll",
-                trainer_class: type[SFTTrainer] = SFTTrainer, **trainer_kwargs: Any) -> SFTTrainer:
-    """A trainer of the SFT family on ctx's model, tokenizer and dataset (completion-only, the track's length)."""
+                trainer_class: type[SFTTrainer] | None = None, **trainer_kwargs: Any) -> SFTTrainer:
+    """A trainer of the SFT family on ctx's model, tokenizer and dataset (completion-only, the track's length);
+    `trainer_class` defaults to TRL's SFTTrainer."""
+    if trainer_class is None:
+        from trl import SFTTrainer as trainer_class
     return trainer_class(
         model=ctx.model,
         args=sft_args(ctx, config, loss_type=loss_type),
@@ -27,14 +31,11 @@ def sft_trainer(ctx: TrainContext, config: MethodConfig, *, loss_type: str = "nl
 
 
 class SFTMethod(Method):
-    name = "sft"
     loss_type: ClassVar[str] = "nll"
-    trainer_class: ClassVar[type[SFTTrainer]] = SFTTrainer
 
     def trainer_kwargs(self, ctx: TrainContext, config: MethodConfig) -> dict[str, Any]:
-        """Extra constructor arguments of `trainer_class` (a penalty coefficient, a reference model...)."""
+        """Extra constructor arguments of the trainer (a PEFT config...)."""
         return {}
 
     def build_trainer(self, ctx: TrainContext, config: MethodConfig) -> SFTTrainer:
-        return sft_trainer(ctx, config, loss_type=self.loss_type, trainer_class=self.trainer_class,
-                           **self.trainer_kwargs(ctx, config))
+        return sft_trainer(ctx, config, loss_type=self.loss_type, **self.trainer_kwargs(ctx, config))

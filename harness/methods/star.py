@@ -13,28 +13,21 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-from pydantic import Field
+from typing import ClassVar
+
 from transformers import PreTrainedModel
 
 from harness.budget import BudgetExceeded, BudgetMeter
 from harness.data_recipes import sft_dataset
 from harness.methods.base import Method, TrainContext, meter_trainer
-from harness.methods.self_sampled import SampledDataConfig, require_sampler, sample_graded
+from harness.methods.configs import StarConfig
+from harness.methods.self_sampled import require_sampler, sample_graded
 from harness.methods.sft import sft_trainer
 
 
-class StarConfig(SampledDataConfig):
-    rounds: int = Field(3, ge=1)
-    """Sample-filter-train rounds."""
-    prompts_per_round: int | None = Field(256, ge=1)
-    """Training prompts sampled each round (drawn anew per round); None: all of them."""
-
-
 class StarMethod(Method):
-    name = "star"
-    config_class = StarConfig
-    uses_sft_data = False
-    loss_type = "nll"
+    loss_type: ClassVar[str] = "nll"
+    """The TRL loss each round fine-tunes with (offline-dft: "dft")."""
 
     def train(self, ctx: TrainContext, config: StarConfig, meter: BudgetMeter) -> PreTrainedModel:
         require_sampler(ctx, self.name)

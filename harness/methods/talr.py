@@ -10,12 +10,10 @@ normaliser implicit). Under gradient accumulation tau is computed per micro-batc
 from __future__ import annotations
 
 import torch
-from pydantic import Field
-from trl import SFTTrainer
 
-from harness.methods.base import MethodConfig, TrainContext
-from harness.methods.losses import label_log_probs, token_mean
-from harness.methods.sft import SFTMethod
+from harness.methods.configs import TALRConfig
+from harness.methods.token_loss import TokenLoss
+from harness.methods.token_trainer import TokenBatch
 
 
 def talr_weights(log_probs: torch.Tensor, label_mask: torch.Tensor, floor: float = 0.01) -> tuple[torch.Tensor, torch.Tensor]:
@@ -29,34 +27,7 @@ def talr_weights(log_probs: torch.Tensor, label_mask: torch.Tensor, floor: float
     return w * m, tau
 
 
-def talr_loss(
-    log_probs: torch.Tensor, label_mask: torch.Tensor, num_items: torch.Tensor | int | None = None, floor: float = 0.01
-) -> torch.Tensor:
-    """mean over supervised tokens of w * (-log p); `num_items` overrides the count (gradient accumulation)."""
-    w, _ = talr_weights(log_probs, label_mask, floor)
-    return token_mean(w * -log_probs, label_mask, num_items)
-
-
-class TALRConfig(MethodConfig):
-    floor: float = Field(0.01, ge=0, le=1)
-    """Minimum token weight, so no target token is ignored entirely (0.01 in the paper)."""
-
-
-class TALRTrainer(SFTTrainer):
-    def __init__(self, *args, floor: float = 0.01, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.floor = floor
-
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        out = label_log_probs(model, inputs)
-        loss = talr_loss(out.log_probs, out.label_mask, num_items_in_batch, self.floor)
-        return (loss, out) if return_outputs else loss
-
-
-class TALRMethod(SFTMethod):
-    name = "talr"
-    config_class = TALRConfig
-    trainer_class = TALRTrainer
-
-    def trainer_kwargs(self, ctx: TrainContext, config: TALRConfig) -> dict:
-        return {"floor": config.floor}
+class TALR(TokenLoss):
+    def loss(self, batch: TokenBatch, config: TALRConfig):
+        w, tau = talr_weights(batch.log_probs, batch.label_mask, config.floor)
+        return batch.mean(w * -batch.log_probs), {"talr_tau": tau}

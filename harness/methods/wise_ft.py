@@ -13,11 +13,11 @@ from __future__ import annotations
 import copy
 
 import torch
-from pydantic import Field, field_validator
 from transformers import PreTrainedModel
 
 from harness.config import BaseModelConfig
-from harness.methods.base import MethodConfig, TrainContext
+from harness.methods.base import TrainContext
+from harness.methods.configs import WiSEFTConfig, point_label
 from harness.methods.sft import SFTMethod
 from harness.models import LoadPolicy, load_model
 
@@ -37,34 +37,7 @@ def interpolate(base: PreTrainedModel, finetuned: PreTrainedModel, alpha: float)
     return point
 
 
-class WiSEFTConfig(MethodConfig):
-    alphas: list[float] = Field(default_factory=lambda: [0.5], min_length=1)
-    """Mixing weights of the fine-tuned model (0 = base, 1 = fine-tuned), one evaluated point each; a number or a
-    list. 0.5, the plain average, is the WiSE-FT paper's default."""
-
-    @field_validator("alphas", mode="before")
-    @classmethod
-    def _one_or_many(cls, value):
-        return [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-
-    @field_validator("alphas")
-    @classmethod
-    def _in_unit_interval(cls, value: list[float]) -> list[float]:
-        if any(not 0.0 <= a <= 1.0 for a in value):
-            raise ValueError("every alpha must lie in [0, 1]")
-        if len({point_label(a) for a in value}) != len(value):
-            raise ValueError("alphas must be distinct")
-        return value
-
-
-def point_label(alpha: float) -> str:
-    return f"alpha={alpha:g}"
-
-
 class WiSEFTMethod(SFTMethod):
-    name = "wise-ft"
-    config_class = WiSEFTConfig
-
     def points(
         self, model: PreTrainedModel, ctx: TrainContext, config: WiSEFTConfig
     ) -> list[tuple[str | None, PreTrainedModel]]:

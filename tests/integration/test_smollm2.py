@@ -20,7 +20,7 @@ def test_smollm2_gguf_converts_generates_and_trains(cache_dir, tmp_path):
     from harness.budget import BudgetMeter, count_parameters
     from harness.config import load_track
     from harness.generation import SamplingConfig, generate
-    from harness.methods import METHODS, TrainContext
+    from harness.methods import TrainContext, config_class, get_method
     from harness.models import load_base_model, resolve_base_model, template_fingerprint
     from harness.tasks import load_task
     from harness.track_data import to_dataset
@@ -41,12 +41,12 @@ def test_smollm2_gguf_converts_generates_and_trains(cache_dir, tmp_path):
     data = to_dataset(task.split("train", 2, seed=0))
     rendered = tok.apply_chat_template(data[0]["prompt"] + data[0]["completion"], tokenize=False)
     assert rendered.rstrip().endswith("<|im_end|>")
-    method = METHODS.get("sft")
+    method = get_method("sft")
     ctx = TrainContext(model=model, tokenizer=tok, train_dataset=data, output_dir=tmp_path, seed=0,
                        track=MappingProxyType({}), max_length=256, base_model_dir=location)
     before = model.model.norm.weight.detach().clone()
     meter = BudgetMeter(track.budget, count_parameters(model))
-    trained = method.train(ctx, method.parse_config({"max_steps": 1, "learning_rate": 1e-4, "warmup_steps": 0,
-                                                     "per_device_train_batch_size": 2}), meter)
+    trained = method.train(ctx, config_class("sft").parse({"max_steps": 1, "learning_rate": 1e-4, "warmup_steps": 0,
+                                                         "per_device_train_batch_size": 2}), meter)
     assert meter.ledger.gradient_tokens > 0 and meter.ledger.optimizer_steps == 1
     assert not torch.equal(before, trained.model.norm.weight)

@@ -7,7 +7,7 @@ import torch
 
 from harness.budget import BudgetMeter, attach_meter, count_parameters
 from harness.config import BudgetConfig
-from harness.methods import METHODS, TrainContext
+from harness.methods import TrainContext, config_class, get_method
 from harness.models import load_saved_model
 from harness.track_data import domain_train_examples, to_dataset
 
@@ -49,8 +49,7 @@ def _trainer(micro_track, micro_base, tmp_path, method, hyperparameters, caps):
         model=model, tokenizer=tok, train_dataset=to_dataset(domain_train_examples(micro_track)),
         output_dir=tmp_path, seed=0, track=MappingProxyType({}), max_length=micro_track.training.max_length,
     )
-    m = METHODS.get(method)
-    trainer = m.build_trainer(ctx, m.parse_config(hyperparameters))
+    trainer = get_method(method).build_trainer(ctx, config_class(method).parse(hyperparameters))
     meter = BudgetMeter(caps, count_parameters(model))
     attach_meter(trainer, meter)
     return trainer, meter, model

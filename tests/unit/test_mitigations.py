@@ -15,7 +15,7 @@ from transformers import TrainerCallback
 
 from harness.budget import BudgetMeter, count_parameters
 from harness.config import BudgetConfig, load_track
-from harness.methods import METHODS, TrainContext
+from harness.methods import TrainContext, config_class, get_method, method_names
 from harness.methods.flow import flow_weights, sequence_losses
 from harness.methods.iw_sft import iw_sft_weights
 from harness.methods.kl import k3_kl
@@ -46,8 +46,7 @@ def _distance(a: dict, b: dict) -> float:
 
 def _train(name, hyperparameters, micro_track, micro_base, out, callbacks=()):
     ctx = _context(micro_track, micro_base, out)
-    method = METHODS.get(name)
-    trainer = method.build_trainer(ctx, method.parse_config(hyperparameters))
+    trainer = get_method(name).build_trainer(ctx, config_class(name).parse(hyperparameters))
     for cb in callbacks:
         trainer.add_callback(cb)
     trainer.train()
@@ -86,10 +85,9 @@ def sft_run(micro_track, micro_base, tmp_path_factory):
 
 
 def test_every_mitigation_is_registered_with_its_own_hyperparameters():
-    assert MITIGATIONS <= set(METHODS)
+    assert MITIGATIONS <= set(method_names())
     for name in MITIGATIONS:
-        config = METHODS.get(name).config_class
-        own = set(config.model_fields) - set(METHODS.get("sft").config_class.model_fields)
+        own = set(config_class(name).model_fields) - set(config_class("sft").model_fields)
         assert own, f"{name} has no hyperparameters of its own"
 
 
@@ -137,8 +135,8 @@ def test_iw_sft_first_step_is_the_sft_step(sft_run, micro_track, micro_base, tmp
 
 
 def test_wise_ft_points_interpolate_exactly(sft_run, micro_track, micro_base, tmp_path):
-    method = METHODS.get("wise-ft")
-    config = method.parse_config({"alphas": [0.0, 0.5, 1.0]})
+    method = get_method("wise-ft")
+    config = config_class("wise-ft").parse({"alphas": [0.0, 0.5, 1.0]})
     ctx = _context(micro_track, micro_base, tmp_path)
     points = dict(method.points(sft_run["model"], ctx, config))
     assert list(points) == ["alpha=0", "alpha=0.5", "alpha=1"]
@@ -155,7 +153,7 @@ def test_wise_ft_points_interpolate_exactly(sft_run, micro_track, micro_base, tm
     greedy = {n: m.generate(**prompts, max_new_tokens=8, do_sample=False) for n, m in
               (("base", base), ("alpha=0", points["alpha=0"]))}
     assert torch.equal(greedy["base"], greedy["alpha=0"])
-    assert method.parse_config({"alphas": 0.25}).alphas == [0.25]  # a single number is one point
+    assert config_class("wise-ft").parse({"alphas": 0.25}).alphas == [0.25]  # a single number is one point
 
 
 def test_lora_trains_only_adapters_and_merges_into_a_plain_model(micro_track, micro_base, tmp_path):
@@ -164,9 +162,9 @@ def test_lora_trains_only_adapters_and_merges_into_a_plain_model(micro_track, mi
     rank = 4
     adapters = sum(rank * (m.in_features + m.out_features) for name, m in ctx.model.named_modules()
                    if isinstance(m, torch.nn.Linear) and name != "lm_head")
-    method = METHODS.get("lora")
+    method = get_method("lora")
     meter = BudgetMeter(BudgetConfig(), count_parameters(ctx.model))
-    merged = method.train(ctx, method.parse_config({**STEPS, "max_steps": 2, "rank": rank}), meter)
+    merged = method.train(ctx, config_class("lora").parse({**STEPS, "max_steps": 2, "rank": rank}), meter)
     assert meter.ledger.trainable_parameters == adapters < meter.ledger.parameters
     after = _params(merged)
     assert set(after) == set(base)  # merged: the base's parameter names, no adapter left
@@ -189,16 +187,15 @@ def test_flow_weights_follow_the_rule_on_hand_made_losses():
 
 def test_flow_trainer_weights_each_sequence_by_its_base_loss(micro_track, micro_base, tmp_path):
     ctx = _context(micro_track, micro_base, tmp_path)
-    method = METHODS.get("flow")
-    trainer = method.build_trainer(ctx, method.parse_config({"max_steps": 1}))
+    trainer = get_method("flow").build_trainer(ctx, config_class("flow").parse({"max_steps": 1}))
     base, _ = load_saved_model(micro_base[0])
     rows = [trainer.train_dataset[i] for i in range(len(trainer.train_dataset))]
     batch = trainer.data_collator(rows)
     lp, mask = _label_log_probs(base, batch)
     losses = sequence_losses(lp, mask)
     expected = torch.exp(-losses / torch.quantile(losses, 0.5))
-    assert torch.allclose(batch["flow_weight"], expected, atol=1e-5)
-    assert trainer.flow_tau == pytest.approx(torch.quantile(losses, 0.5).item(), rel=1e-5)
+    assert torch.allclose(batch["sequence_weight"], expected, atol=1e-5)
+    assert trainer.sequence_weight_stats["flow_tau"] == pytest.approx(torch.quantile(losses, 0.5).item(), rel=1e-5)
 
 
 def test_wise_ft_run_gives_one_run_dir_per_alpha(micro_base, tmp_path):

@@ -9,7 +9,7 @@ import torch
 
 from harness.budget import BudgetExceeded, BudgetMeter, UnmeteredGeneration, count_parameters
 from harness.config import BudgetConfig, DataRecipeConfig, SubmissionConfig
-from harness.methods import METHODS, TrainContext
+from harness.methods import TrainContext, config_class, get_method, method_names, method_spec
 from harness.prepare import prepare_training
 from harness.models import load_saved_model
 from harness.runner import RunRequest, execute_run
@@ -33,7 +33,7 @@ def _setup(micro_track, micro_base, tmp_path, method_name, caps):
     """The runner's own preparation: metered sampler, rollout log, task and training examples."""
     model, tok = load_saved_model(micro_base[0])
     meter = BudgetMeter(caps, count_parameters(model))
-    method = METHODS.get(method_name)
+    method = get_method(method_name)
     prep = prepare_training(micro_track, DataRecipeConfig(), method, model, tok, meter, seed=0, runs_dir=tmp_path, curve_every=None)
     ctx = TrainContext(
         model=model, tokenizer=tok, output_dir=tmp_path / "trainer", seed=0, track=MappingProxyType(micro_track.model_dump()),
@@ -46,14 +46,14 @@ def _train(micro_track, micro_base, tmp_path, name, hp, caps=BudgetConfig()):
     method, ctx, meter = _setup(micro_track, micro_base, tmp_path, name, caps)
     before = {k: v.detach().clone() for k, v in ctx.model.named_parameters()}
     with meter.guard():
-        model = method.train(ctx, method.parse_config(hp), meter)
+        model = method.train(ctx, config_class(name).parse(hp), meter)
     changed = [k for k, v in model.named_parameters() if not torch.equal(v, before[k])]
     return model, meter, changed
 
 
 def test_registry_has_the_rl_methods():
-    assert set(CASES) <= set(METHODS)
-    assert not any(METHODS.get(n).uses_sft_data for n in CASES)
+    assert set(CASES) <= set(method_names())
+    assert not any(method_spec(n).uses_sft_data for n in CASES)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -1,9 +1,19 @@
+"""TALR's weights and its loss, as the method computes it (the loss function on a hand-made TokenBatch)."""
+
 import math
 
 import pytest
 import torch
 
-from harness.methods.talr import talr_loss, talr_weights
+from harness.methods import config_class, get_method
+from harness.methods.talr import talr_weights
+from harness.methods.token_trainer import TokenBatch
+
+
+def talr_loss(log_probs, label_mask, num_items=None, floor=0.01):
+    """The talr method's loss on log-probs and a mask (what its trainer computes from a micro-batch)."""
+    config = config_class("talr").parse({"floor": floor})
+    return get_method("talr").loss(TokenBatch(log_probs, label_mask, num_items), config)[0]
 
 
 def test_talr_weights_and_loss_match_a_hand_computation():

@@ -1,0 +1,236 @@
+"""Every built-in method's hyperparameters, declared once: the config classes submissions are checked against.
+
+This module imports only pydantic and light harness modules, so `harness validate` checks a submission
+without importing torch, TRL or PEFT. A method's implementation receives the parsed config object and
+reads its fields directly (a loss function takes `config.floor`, a trainer builder `config.rank`), so a
+hyperparameter is never restated as a constructor argument or a keyword list.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from harness.config import validation_errors
+from harness.rewards import RewardName
+
+
+class Hyperparameters(BaseModel):
+    """Strict, frozen hyperparameters: unknown fields are errors that list the allowed ones."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def parse(cls, hyperparameters: dict[str, Any], path: str | Path = "<submission>"):
+        """Validate a submission's `hyperparameters`; errors name `hyperparameters.<field>` in `path`."""
+        try:
+            return cls.model_validate(hyperparameters)
+        except ValidationError as e:
+            raise validation_errors(path, e, cls, prefix="hyperparameters.") from None
+
+
+class NoHyperparameters(Hyperparameters):
+    """The base model takes no hyperparameters."""
+
+
+class MethodConfig(Hyperparameters):
+    """Hyperparameters every training method accepts (the SFT family uses exactly these). Defaults suit the tiny
+    tracks."""
+
+    learning_rate: float = Field(1e-3, gt=0)
+    """Peak learning rate (AdamW); the track's training.hyperparameters may set its default."""
+    learning_rate_scale: float = Field(1.0, gt=0)
+    """Multiplies learning_rate, so a baseline like "SFT at a 10x smaller rate" holds on every track."""
+    per_device_train_batch_size: int = Field(32, ge=1)
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    num_train_epochs: float = Field(3.0, gt=0)
+    """Passes over the track's domain training data; the budget may stop training earlier."""
+    max_steps: int = -1
+    """Optimizer steps; -1 means use num_train_epochs. The track's budget still caps it."""
+    lr_scheduler_type: str = "cosine"
+    warmup_steps: int = Field(10, ge=0)
+    weight_decay: float = Field(0.0, ge=0)
+    max_grad_norm: float = Field(1.0, ge=0)
+
+
+# ------------------------------------------------------------------------------------------- token losses
+
+
+class TALRConfig(MethodConfig):
+    floor: float = Field(0.01, ge=0, le=1)
+    """Minimum token weight, so no target token is ignored entirely (0.01 in the paper)."""
+
+
+class KLConfig(MethodConfig):
+    coef: float = Field(1e-3, ge=0)
+    """Weight of the per-token k3 KL against the per-token NLL (both token means); 0.001 as in the TALR paper."""
+
+
+class L2Config(MethodConfig):
+    coef: float = Field(1e-3, ge=0)
+    """Penalty per unit of summed squared weight drift; at 1e-3 a tiny-arith run ends with drift ~35 (penalty ~0.04
+    against an NLL ~0.6) and keeps general ability SFT loses. 0 is plain SFT."""
+
+
+class FLOWConfig(MethodConfig):
+    temperature: float | None = Field(None, gt=0)
+    """tau in nats per token; None uses the median pre-trained sequence loss, the paper's parameter-free choice."""
+
+
+class IWSFTConfig(MethodConfig):
+    temperature: float = Field(1.0, gt=0)
+    """Multiplies the mean per-token log-ratio before exp (dimensionless); 1.0 as in the authors' code."""
+    max_weight: float = Field(16.0, gt=0)
+    """Upper clip of a sequence's weight, to bound the variance; 16 as in the authors' code."""
+
+
+# ------------------------------------------------------------------------------- other forgetting mitigations
+
+
+class LoRAConfig(MethodConfig):
+    rank: int = Field(8, ge=1)
+    """Rank r of each adapter (B @ A); 8 is the common default (the DFT paper's LoRA runs use 8)."""
+    alpha: float = Field(16.0, gt=0)
+    """LoRA scaling numerator: the update is (alpha / rank) * B @ A; 16 = 2 x rank, the usual pairing."""
+    dropout: float = Field(0.0, ge=0, lt=1)
+    """Dropout on the adapter input (probability); 0 because the tiny tracks do not overfit in their budget."""
+    target_modules: str | list[str] = "all-linear"
+    """Module names that get adapters; "all-linear" = every linear layer but lm_head (q,k,v,o,gate,up,down in Llama)."""
+
+
+def point_label(alpha: float) -> str:
+    """The run-directory and leaderboard label of one WiSE-FT point."""
+    return f"alpha={alpha:g}"
+
+
+class WiSEFTConfig(MethodConfig):
+    alphas: list[float] = Field(default_factory=lambda: [0.5], min_length=1)
+    """Mixing weights of the fine-tuned model (0 = base, 1 = fine-tuned), one evaluated point each; a number or a
+    list. 0.5, the plain average, is the WiSE-FT paper's default."""
+
+    @field_validator("alphas", mode="before")
+    @classmethod
+    def _one_or_many(cls, value):
+        return [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+    @field_validator("alphas")
+    @classmethod
+    def _in_unit_interval(cls, value: list[float]) -> list[float]:
+        if any(not 0.0 <= a <= 1.0 for a in value):
+            raise ValueError("every alpha must lie in [0, 1]")
+        if len({point_label(a) for a in value}) != len(value):
+            raise ValueError("alphas must be distinct")
+        return value
+
+
+# ------------------------------------------------------------------------------------------- RL (GRPO family)
+
+
+class RLConfig(MethodConfig):
+    """What GRPO-family methods share: rollouts, rewards, and RL-sized defaults."""
+
+    learning_rate: float = Field(2e-4, gt=0)
+    per_device_train_batch_size: int = Field(64, ge=1)
+    """Completions per micro-batch (per_device_train_batch_size / num_generations prompts)."""
+    num_train_epochs: float = Field(1.0, gt=0)
+    """Passes over the domain training prompts; the budget usually stops training first."""
+    lr_scheduler_type: str = "constant"
+    warmup_steps: int = Field(0, ge=0)
+    num_generations: int = Field(8, ge=2)
+    """Completions sampled per prompt (the group)."""
+    temperature: float = Field(1.0, gt=0)
+    """Sampling temperature of the rollouts."""
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_completion_length: int | None = Field(None, ge=1)
+    """Token limit of a rollout; None: the track's eval max_new_tokens."""
+    rewards: list[RewardName] = Field(default_factory=lambda: ["outcome"], min_length=1)
+    """Reward functions from harness.rewards, summed (weighted by reward_weights)."""
+    reward_weights: list[float] | None = None
+    mask_truncated_completions: bool = False
+    """Exclude completions cut by max_completion_length from the loss."""
+    logging_steps: int = Field(5, ge=1)
+
+    @model_validator(mode="after")
+    def _groups_fit(self):
+        batch = self.per_device_train_batch_size * self.gradient_accumulation_steps
+        if batch % self.num_generations:
+            raise ValueError(
+                f"per_device_train_batch_size x gradient_accumulation_steps ({batch}) must be a multiple of "
+                f"num_generations ({self.num_generations}): each generation batch holds whole groups"
+            )
+        if self.reward_weights is not None and len(self.reward_weights) != len(self.rewards):
+            raise ValueError(f"reward_weights needs one weight per reward ({len(self.rewards)})")
+        return self
+
+
+class GRPOMethodConfig(RLConfig):
+    loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo"] = "dapo"
+    """Loss normalisation (TRL): grpo per sequence, dr_grpo by batch x max length, dapo/bnpo by active tokens."""
+    beta: float = Field(0.0, ge=0)
+    """KL coefficient against the base model (reloaded from its saved directory when > 0)."""
+    epsilon: float = Field(0.2, gt=0)
+    epsilon_high: float | None = Field(None, gt=0)
+    """Upper clip of the ratio (DAPO's clip-higher); None: epsilon."""
+    scale_rewards: Literal["group", "batch", "none"] = "group"
+    num_iterations: int = Field(1, ge=1)
+    """Optimisation passes over each generation batch."""
+
+
+class RLOOMethodConfig(RLConfig):
+    num_generations: int = Field(4, ge=2)
+    beta: float = Field(0.0, ge=0)
+    """KL coefficient against the base model."""
+    epsilon: float = Field(0.2, gt=0)
+    num_iterations: int = Field(1, ge=1)
+    normalize_advantages: bool = False
+
+
+class ReinforceConfig(RLConfig):
+    """GRPO-family options minus the ones REINFORCE fixes (loss_type, beta, epsilon, scale_rewards, num_iterations)."""
+
+
+# ------------------------------------------------------------------------------------ self-sampled data
+
+
+class SampledDataConfig(MethodConfig):
+    samples_per_prompt: int = Field(4, ge=1)
+    temperature: float = Field(1.0, gt=0)
+    """Sampling temperature of the rollouts."""
+    max_new_tokens: int | None = Field(None, ge=1)
+    """Token limit of a rollout; None: the track's eval max_new_tokens."""
+    filter: Literal["outcome", "process"] = "outcome"
+    """What counts as a good sample: a correct final answer, or also a fully correct chain of thought."""
+    num_train_epochs: float = Field(1.0, gt=0)
+    """Passes over the kept samples (per round)."""
+    warmup_steps: int = Field(0, ge=0)
+
+
+class StarConfig(SampledDataConfig):
+    rounds: int = Field(3, ge=1)
+    """Sample-filter-train rounds."""
+    prompts_per_round: int | None = Field(256, ge=1)
+    """Training prompts sampled each round (drawn anew per round); None: all of them."""
+
+
+class RFTConfig(StarConfig):
+    """rft: rejection-sampling fine-tuning, one STaR round from the base model (StarMethod with these settings):
+    sample through the metered sampler, keep the samples the filter accepts, fine-tune on them with SFTTrainer."""
+
+    rounds: Literal[1] = 1
+    """Rejection-sampling fine-tuning is one round: sample from the base model, keep correct, SFT."""
+    prompts_per_round: int | None = Field(None, ge=1)
+    """Training prompts to sample; None: all of them."""
+    num_train_epochs: float = Field(3.0, gt=0)
+
+
+class DPOMethodConfig(SampledDataConfig):
+    learning_rate: float = Field(1e-4, gt=0)
+    beta: float = Field(0.1, gt=0)
+    """Strength of the implicit KL to the reference (base) model."""
+    loss_type: Literal["sigmoid", "ipo", "hinge"] = "sigmoid"
+    prompts: int | None = Field(512, ge=1)
+    """Training prompts to sample pairs for; None: all of them."""
+    samples_per_prompt: int = Field(4, ge=2)
+    """A pair needs an accepted and a rejected completion of the same prompt."""
