@@ -15,8 +15,8 @@ gradient clipping); what matters is the relative weight of easy and hard sequenc
 
 The weights are computed on the trainer's own tokenized dataset (same truncation and completion
 mask as training), stored as a `flow_weight` column and handed to `compute_loss` by the collator.
-The scoring pass is a forward pass of the base model with no gradient: it is not gradient tokens and
-the budget meter does not count it.
+The scoring pass is a forward pass of the base model with no gradient: not gradient tokens, but the
+budget meter charges it as forward FLOPs of role "scoring" (2 x parameters x tokens).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import torch
 from pydantic import Field
 from trl import SFTTrainer
 
+from harness.budget import metered_as
 from harness.methods.base import MethodConfig, TrainContext
 from harness.methods.losses import label_log_probs, token_mean
 from harness.methods.sft import SFTMethod
@@ -65,6 +66,7 @@ class FLOWTrainer(SFTTrainer):
 
         self.data_collator = collate_with_weights
 
+    @metered_as("scoring")  # the budget meter charges this pass over the data as 2 x parameters x tokens
     @torch.no_grad()
     def _base_sequence_losses(self, batch_size: int) -> torch.Tensor:
         """Each training sequence's mean token loss under the model as it is now (the base), in dataset order."""
