@@ -128,8 +128,9 @@ class BudgetMeter:
             targets, first = batch["labels"], 1  # the first position is never predicted
             supervised = targets[:, 1:] != -100
         room = self._room(self._processed_tokens(batch, supervised))
-        if room is not None and self.batch_forward_rate and room <= 0:
-            # Not one supervised token fits after this batch's extra forwards: run nothing, stop at the step's end.
+        if room is not None and (room < 0 or (self.batch_forward_rate and room <= 0)):
+            # Not one supervised token fits (after this batch's extra forwards): run nothing, stop at the step's end.
+            # (Without extra forwards a batch at exactly no room still runs, masked, as it always has.)
             targets[:, first:][supervised] = -100 if first else 0
             batch[SKIP_KEY] = True
             self.exhausted = self.exhausted or token_cap_name(self.caps, self.issued_tokens + room)
