@@ -230,7 +230,7 @@ class BudgetMeter:
             )
         self._forward_stack.append(id(module))
 
-    def _after_forward(self, module: torch.nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+    def _after_forward(self, module: torch.nn.Module, args: tuple, kwargs: dict, output: Any = None) -> None:
         if not self._forward_stack or self._forward_stack[-1] != id(module):
             return
         self._forward_stack.pop()
