@@ -97,14 +97,14 @@ class Ledger:
 def token_cap(caps: BudgetConfig, ledger: Ledger, reserved_flops: float = 0.0) -> int | None:
     """Gradient tokens the run may reach in all: the gradient-token cap, or what the FLOPs cap leaves for
     6PN after the forward and generation FLOPs spent so far (and `reserved_flops` about to be spent),
-    whichever is tighter; None when neither is set. Without other forwards or generation this is
-    floor(train_flops / 6P), as it always was."""
+    whichever is tighter; None when neither is set. Negative when the other FLOPs alone already pass the
+    cap. Without other forwards or generation this is floor(train_flops / 6P), as it always was."""
     limits = []
     if caps.gradient_tokens is not None:
         limits.append(caps.gradient_tokens)
     if caps.train_flops is not None:
         spent = ledger.extra_forward_flops + ledger.generation_flops + reserved_flops
-        limits.append(max(math.floor((caps.train_flops - spent) / (FLOPS_PER_PARAM_PER_TOKEN * ledger.parameters)), 0))
+        limits.append(math.floor((caps.train_flops - spent) / (FLOPS_PER_PARAM_PER_TOKEN * ledger.parameters)))
     return min(limits) if limits else None
 
 

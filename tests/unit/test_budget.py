@@ -194,3 +194,18 @@ def test_a_diverging_run_is_recorded_failed_and_listed_invalid(micro_track, micr
     board = score_runs([stored], {"micro": micro_track.version})
     (row,) = board.tracks[0].rows
     assert not row.valid and "non-finite" in row.invalid_reason
+
+
+def test_a_batch_whose_reference_forward_no_longer_fits_is_not_run():
+    meter = BudgetMeter(BudgetConfig(train_flops=6 * 10 * 3 + 2 * 10 * 4), parameters=10)
+    meter.batch_forward_rate = 2 * 10  # one reference of 10 parameters forwards every processed token
+    collate = meter.wrap_collator(lambda rows: _batch(rows))
+    b1 = collate([[-100, 1, 2, 3, 4]])  # 5 processed tokens reserved (100 FLOPs): 2 supervised tokens fit (120)
+    assert b1["labels"].tolist() == [[-100, 1, 2, -100, -100]] and "harness_skip_micro_batch" not in b1
+    b2 = collate([[-100, 5, 6]])  # nothing left for its reference forward: skipped, no supervision
+    assert b2["harness_skip_micro_batch"] and (b2["labels"] == -100).all()
+    meter.ledger.charge_forward("reference", 5, parameters=10)  # b1's reference forward ran
+    meter.consume_micro_batch()
+    meter.consume_micro_batch()
+    assert meter.ledger.gradient_tokens == 2 and meter.ledger.micro_batches == 1
+    assert meter.cap_reached() == "train_flops" and meter.within_budget()

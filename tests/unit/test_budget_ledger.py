@@ -52,7 +52,7 @@ def test_forward_and_generation_flops_leave_fewer_gradient_tokens():
     assert token_cap(caps, ledger, reserved_flops=600) == 4
     ledger.charge_generation(1, 15)  # another 3000
     assert token_cap(caps, ledger) == 0
-    assert token_cap(caps, ledger, reserved_flops=600) == 0  # never negative
+    assert token_cap(caps, ledger, reserved_flops=600) == -1  # the other FLOPs alone pass the cap
 
 
 def test_cap_reached_names_the_cap_that_binds():
