@@ -201,7 +201,8 @@ class BudgetConfig(Strict):
     """Supervised target tokens that receive a gradient."""
     optimizer_steps: int | None = None
     train_flops: float | None = None
-    """Estimated as 6 x parameters x gradient tokens."""
+    """Caps the total: 6 x parameters x gradient tokens, plus 2 x parameters x tokens of every other forward
+    pass during training (reference models, scoring passes), plus generation FLOPs."""
     generated_tokens: int | None = None
     """Tokens sampled from a model during training (rollouts, self/teacher data), end tokens included."""
     rollouts: int | None = None

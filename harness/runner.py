@@ -19,7 +19,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from harness.budget import BudgetMeter, count_parameters
+from harness.budget import BudgetMeter, TrainingDiverged, count_parameters
 from harness.config import SubmissionConfig, TrackConfig
 from harness.evaluate import evaluate_task, summarize
 from harness.methods import TrainContext, config_class, get_method
@@ -115,6 +115,8 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
         failed = {"status": "failed", "error": f"{type(e).__name__}: {e}", "tasks": {}, "domain": None,
                   "general": None, "budget": None}
         atomic_write_json(out / "metrics.json", {**base, **failed})
+        if isinstance(e, TrainingDiverged):  # the method's outcome, not a harness fault: recorded, a study goes on
+            return [{**base, **failed}]
         raise
     if points and points[0][0] is not None:
         # One training run, several evaluated points: the training folder lists them (and so is finished).
@@ -161,7 +163,7 @@ def _train(req: RunRequest, method, hp, out: Path, console: Console):
     if method.trains:
         t0 = time.perf_counter()
         console.print(f"training {req.submission.name} on {req.track.name} (seed {req.seed})")
-        with meter.guard():  # generate() only through the metered sampler while the method trains
+        with meter.guard(model):  # every forward metered, generate() only through the metered sampler
             model = method.train(ctx, hp, meter)
         finish_training(out, model, tokenizer, meter, req.save_model)
         timings["train"] = round(time.perf_counter() - t0, 2)

@@ -16,8 +16,9 @@ gradient clipping); what matters is the relative weight of easy and hard sequenc
 The weights are computed on the trainer's own tokenized dataset (same truncation and completion
 mask as training), stored as the base trainer's `sequence_weight` column and handed to the loss by the collator
 (TokenLoss.sequence_weights).
-The scoring pass is a forward pass of the base model with no gradient: it is not gradient tokens and
-the budget meter does not count it.
+The scoring pass is a forward pass of the base model with no gradient: not gradient tokens, but the
+budget meter charges it as forward FLOPs of role "scoring" (2 x parameters x tokens; see
+TokenLossTrainer.base_sequence_losses).
 """
 
 from __future__ import annotations

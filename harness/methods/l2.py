@@ -24,7 +24,7 @@ def l2_distance(model: torch.nn.Module, base: dict[str, torch.Tensor]) -> torch.
 
 
 class L2(TokenLoss):
-    reference = True  # theta_base: the weights before the first step
+    reference = "weights"  # theta_base: the weights before the first step (never run forward)
 
     def loss(self, batch: TokenBatch, config: L2Config):
         distance = l2_distance(batch.model, batch.reference_weights)

@@ -32,8 +32,10 @@ if TYPE_CHECKING:
 class TokenLoss(SFTMethod):
     """An SFT-family method defined by its `loss`; see the module docstring."""
 
-    reference: ClassVar[bool] = False
-    """True: keep a frozen copy of the model as it is before training (batch.reference_log_probs/_weights)."""
+    reference: ClassVar[bool | str] = False
+    """True: keep a frozen copy of the model as it is before training (batch.reference_log_probs/_weights; the
+    budget meter charges its forward passes as role "reference"); "weights": keep only its parameters
+    (batch.reference_weights), which cost no forward pass."""
 
     def loss(self, batch: TokenBatch, config: MethodConfig) -> tuple[torch.Tensor, dict[str, Any]]:
         """(the micro-batch's scalar loss, extra values to log: floats or 0-d tensors)."""

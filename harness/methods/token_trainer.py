@@ -19,6 +19,7 @@ from transformers import PreTrainedModel
 from trl import SFTTrainer
 from trl.trainer.utils import add_fused_lm_head
 
+from harness.budget import metered_as
 from harness.methods.losses import token_mean
 
 if TYPE_CHECKING:
@@ -104,7 +105,11 @@ class TokenLossTrainer(SFTTrainer):
 
     def __init__(self, model: PreTrainedModel, *args, method: TokenLoss, method_config: MethodConfig, **kwargs):
         # The reference is copied before SFTTrainer patches (fused head) or moves the model.
-        self.ref_model = frozen_reference(model) if method.reference else None
+        # A loss that reads only the starting weights (l2) keeps them as tensors, not as a model: the budget meter
+        # reserves a forward pass per batch for every model a trainer holds, and a weights-only copy never forwards.
+        self.ref_model = frozen_reference(model) if method.reference is True else None
+        self.reference_params = ({name: p.detach().clone() for name, p in model.named_parameters()}
+                                 if method.reference == "weights" else None)
         super().__init__(model, *args, **kwargs)
         self.method, self.method_config = method, method_config
         self.sequence_weight_stats: dict[str, Any] = {}
@@ -174,10 +179,15 @@ class TokenLossTrainer(SFTTrainer):
 
     def reference_weights(self) -> dict[str, torch.Tensor]:
         device = next(self.model.parameters()).device
+        if self.reference_params is not None:
+            if next(iter(self.reference_params.values())).device != device:
+                self.reference_params = {k: v.to(device) for k, v in self.reference_params.items()}
+            return self.reference_params
         if next(self.reference().parameters()).device != device:
             self.ref_model.to(device)
         return dict(self.ref_model.named_parameters())
 
+    @metered_as("scoring")  # the budget meter charges this pass over the data as 2 x parameters x tokens
     @torch.no_grad()
     def base_sequence_losses(self, batch_size: int) -> torch.Tensor:
         """Each training sequence's mean token NLL under the model as it is now (before training: the base), in

@@ -17,7 +17,7 @@ import torch
 from harness.config import parse_submissions
 from harness.methods import (MethodSpec, TrainContext, config_class, get_method, method_names, register_method,
                              unregister_method)
-from harness.pretrain import load_base_model
+from harness.models import load_saved_model
 from harness.track_data import domain_train_examples, to_dataset
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -50,7 +50,7 @@ def focal():
 
 
 def _train(name, hyperparameters, micro_track, micro_base, out):
-    model, tok = load_base_model(micro_base[0])
+    model, tok = load_saved_model(micro_base[0])
     ctx = TrainContext(model=model, tokenizer=tok, train_dataset=to_dataset(domain_train_examples(micro_track)),
                        output_dir=out, seed=0, track=MappingProxyType({}), max_length=micro_track.training.max_length)
     trainer = get_method(name).build_trainer(ctx, config_class(name).parse(hyperparameters))
@@ -66,7 +66,7 @@ def test_readme_loss_registers_validates_and_trains(focal, micro_track, micro_ba
     assert spec.name == "focal" and "focal" in method_names()
     [parsed] = parse_submissions(yaml.safe_load(submission), "README.md")
     assert parsed.method == "focal" and parsed.hyperparameters == {"gamma": 2.0}
-    base = {k: v.detach().clone() for k, v in load_base_model(micro_base[0])[0].named_parameters()}
+    base = {k: v.detach().clone() for k, v in load_saved_model(micro_base[0])[0].named_parameters()}
     trainer = _train("focal", {**STEPS, **parsed.hyperparameters}, micro_track, micro_base, tmp_path)
     assert any(not torch.equal(p, base[k]) for k, p in trainer.model.named_parameters())
     logged = [e for e in trainer.state.log_history if "loss" in e]
