@@ -37,7 +37,7 @@ from typing import Any
 import torch
 from transformers import TrainerCallback
 
-from harness.config import BudgetConfig
+from harness.schemas import BudgetConfig
 
 FLOPS_PER_PARAM_PER_TOKEN = 6
 GENERATION_FLOPS_PER_PARAM_PER_TOKEN = 2

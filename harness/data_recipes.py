@@ -31,10 +31,10 @@ from datasets import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from harness.budget import BudgetExceeded
-from harness.config import DataMatchConfig, DataRecipeConfig, DataSourceConfig
 from harness.rollouts import load_tallies, prompt_key
 from harness.runs import run_dir
 from harness.sampler import MeteredSampler
+from harness.schemas import DataMatchConfig, DataRecipeConfig, DataSourceConfig
 from harness.tasks import Example, Task
 from harness.track_data import conversation
 

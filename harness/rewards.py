@@ -20,8 +20,7 @@ from typing import Any, Literal
 from datasets import Dataset
 
 from harness.rollouts import completion_text
-from harness.tasks import Example, Task, prompt_messages
-from harness.tasks.synthetic import chain_steps
+from harness.tasks import Example, Task, chain_steps, prompt_messages
 
 RewardName = Literal["outcome", "process", "format"]
 REWARD_NAMES: tuple[str, ...] = ("outcome", "process", "format")

@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.config import TaskConfig, TaskRef, load_task_config
+from harness.config import load_task_config
 from harness.grading import Grade
 from harness.registry import Registry
-from harness.tasks.synthetic import GENERATORS, Example, final_answer
+from harness.schemas import TaskConfig, TaskRef
+from harness.tasks.synthetic import GENERATORS
+from harness.tasks.types import Example, final_answer
 
 # Drawing fails this many times in a row only if the generator's space is (nearly) exhausted.
 _MAX_REJECTS = 10_000

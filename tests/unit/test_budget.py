@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from harness.budget import BudgetMeter, attach_meter, count_parameters
-from harness.config import BudgetConfig
+from harness.schemas import BudgetConfig
 from harness.methods import METHODS, TrainContext
 from harness.pretrain import load_base_model
 from harness.track_data import domain_train_examples, to_dataset
