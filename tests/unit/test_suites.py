@@ -6,9 +6,9 @@ import pytest
 
 from harness.config import load_track, track_version
 from harness.discovery import track_path
-from harness.schemas import GeneralSuiteConfig
 from harness.errors import ConfigError
 from harness.evaluate import TaskResult, summarize
+from harness.schemas import GeneralSuiteConfig
 from harness.suites import load_suite, read_local_template
 
 
