@@ -16,7 +16,7 @@ MATH_SUFFIX = "Please reason step by step, and put your final answer within \\bo
 
 @dataclass(frozen=True)
 class Example:
-    """One synthetic problem: the user message, the gold assistant message, the final answer."""
+    """One problem (a synthetic draw or a benchmark row): the prompt, the gold assistant message, the final answer."""
 
     prompt: str | tuple[dict[str, str], ...]
     """The user message, or whole chat messages (a final assistant message is a prefix to continue)."""

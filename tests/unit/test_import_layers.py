@@ -233,6 +233,18 @@ def test_reading_tracks_studies_and_suites_imports_nothing_heavy():
     assert _heavy_modules_after(code) == []
 
 
+INTERFACE = {"MethodSpec", "method_names", "method_spec", "unknown_method_message", "config_class"}
+
+
+def test_submission_checks_use_only_the_methods_registry_interface():
+    tree = ast.parse((ROOT / "harness" / "submissions.py").read_text())
+    from_methods = [alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                    and (node.module or "").startswith(("harness.methods", "harness.registry")) for alias in node.names]
+    assert from_methods and set(from_methods) <= INTERFACE
+    plain = [a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names]
+    assert not [n for n in plain if n.startswith("harness.methods")]
+
+
 _LAZY_REGISTRY = "def method_spec" in (ROOT / "harness" / "methods" / "__init__.py").read_text()
 
 
