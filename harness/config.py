@@ -16,7 +16,7 @@ from harness.hashing import stable_hash
 from harness.schemas import TaskConfig, TrackConfig
 from harness.suites import load_suite, suite_fingerprint
 from harness.validation import parse_model, validation_errors
-from harness.yaml_loader import read_yaml
+from harness.yaml_loader import LineMap, read_yaml_located, with_lines
 
 # harness.methods.base still imports validation_errors from here; new code imports it from harness.validation.
 __all__ = ["load_task_config", "load_track", "track_version", "validation_errors"]
@@ -25,16 +25,18 @@ __all__ = ["load_task_config", "load_track", "track_version", "validation_errors
 def load_task_config(name: str) -> TaskConfig:
     """tasks/<name>.yaml; its `name` must equal the file name."""
     path = find_task_file(name)
-    cfg = parse_model(TaskConfig, read_yaml(path), path)
+    data, lines = read_yaml_located(path)
+    cfg = _parse_located(TaskConfig, data, path, lines)
     if cfg.name != name:
-        raise ConfigError(path, "name", f"must equal the file name {name!r}, got {cfg.name!r}")
+        raise with_lines(ConfigError(path, "name", f"must equal the file name {name!r}, got {cfg.name!r}"), path, lines)
     return cfg
 
 
 def load_track(name_or_path: str | Path) -> TrackConfig:
     """A track by name (tasks/tracks/NAME.yaml) or path, with every task and the general suite it names checked."""
     path = track_path(name_or_path)
-    track = parse_model(TrackConfig, read_yaml(path), path)
+    data, lines = read_yaml_located(path)
+    track = _parse_located(TrackConfig, data, path, lines)
     for ref in [*track.all_task_refs()]:
         try:
             load_task_config(ref.task)
@@ -54,6 +56,13 @@ def track_version(track: TrackConfig) -> str:
         return stable_hash({"track": track.model_dump(exclude={"general_suite"}), "tasks": tasks})
     suite = suite_fingerprint(track.general_suite.name)
     return stable_hash({"track": track.model_dump(), "tasks": tasks, "general_suite": suite})
+
+
+def _parse_located(model, data: dict, path: Path, lines: LineMap):
+    try:
+        return parse_model(model, data, path)
+    except ConfigError as e:
+        raise with_lines(e, path, lines) from None
 
 
 def _check_general_suite(track: TrackConfig, path: Path) -> None:

@@ -22,7 +22,7 @@ from harness.methods_interface import config_class, method_names, method_spec, u
 from harness.schemas import TRACK_FIXED_FIELDS, DataRecipeConfig, SubmissionConfig
 from harness.sweep import expand
 from harness.validation import parse_model
-from harness.yaml_loader import read_yaml
+from harness.yaml_loader import read_yaml_located, with_lines
 
 
 def load_submission(path: str | Path) -> SubmissionConfig:
@@ -35,7 +35,11 @@ def load_submission(path: str | Path) -> SubmissionConfig:
 
 def load_submissions(path: str | Path) -> list[SubmissionConfig]:
     """Read a submission, expand its sweeps (lists of values), and validate each resulting submission."""
-    return parse_submissions(read_yaml(Path(path)), path)
+    data, lines = read_yaml_located(Path(path))
+    try:
+        return parse_submissions(data, path)
+    except ConfigError as e:
+        raise with_lines(e, path, lines) from None
 
 
 def parse_submissions(data: dict[str, Any], path: str | Path) -> list[SubmissionConfig]:

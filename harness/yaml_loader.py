@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, ConfigErrors
 
 MAX_BYTES = 1_048_576
 """Largest config file read (1 MiB); the biggest shipped file is a few KB."""
@@ -120,11 +120,53 @@ def read_config_text(path: str | Path) -> str:
     return decode_config_bytes(path.read_bytes(), path)
 
 
+LineMap = dict[tuple[str | int, ...], int]
+"""Where each value sits: ("hyperparameters", "learning_rate") -> the line of that key; list items by index."""
+
+
+def _collect_lines(node: yaml.Node, at: tuple[str | int, ...], first_line: int, out: LineMap) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                here = (*at, key_node.value)
+                out[here] = key_node.start_mark.line + first_line
+                _collect_lines(value_node, here, first_line, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out[(*at, i)] = item.start_mark.line + first_line
+            _collect_lines(item, (*at, i), first_line, out)
+
+
+def with_lines(error: ConfigError, path: str | Path, lines: LineMap) -> ConfigError:
+    """`error` (one or several) with the line of each field in `path` filled in from `lines`, where known."""
+    def locate(one: ConfigError) -> ConfigError:
+        if one.line is not None or one.path != str(path) or not one.field:
+            return one
+        loc = tuple(int(p) if p.isdigit() else p for p in one.field.split("."))
+        while loc and loc not in lines:  # an unknown nested field: the line of its nearest known parent
+            loc = loc[:-1]
+        return ConfigError(one.path, one.field, one.message, line=lines[loc]) if loc else one
+
+    if isinstance(error, ConfigErrors):
+        return ConfigErrors([locate(e) for e in error.errors])
+    return locate(error)
+
+
 def parse_yaml(text: str, path: str | Path, first_line: int = 1) -> Any:
     """One YAML document of plain data; `first_line` is the file line `text` starts on (for messages)."""
+    return parse_yaml_located(text, path, first_line)[0]
+
+
+def parse_yaml_located(text: str, path: str | Path, first_line: int = 1) -> tuple[Any, LineMap]:
+    """`parse_yaml`, plus the file line of every key and list item (see `LineMap`)."""
     loader = _PlainDataLoader(text)
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        lines: LineMap = {}
+        _collect_lines(node, (), first_line, lines)
+        return loader.construct_document(node), lines
     except _Refused as e:
         line = e.mark.line + first_line if e.mark is not None else None
         raise ConfigError(path, None, e.message, line=line) from None
@@ -141,7 +183,12 @@ def parse_yaml(text: str, path: str | Path, first_line: int = 1) -> Any:
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """A config file as a mapping of fields (the top level of every harness YAML file)."""
-    data = parse_yaml(read_config_text(path), path)
+    return read_yaml_located(path)[0]
+
+
+def read_yaml_located(path: str | Path) -> tuple[dict[str, Any], LineMap]:
+    """`read_yaml`, plus the line of every key (for `with_lines`)."""
+    data, lines = parse_yaml_located(read_config_text(path), path)
     if not isinstance(data, dict):
         raise ConfigError(path, None, "expected a mapping of fields at the top level", line=1)
-    return data
+    return data, lines

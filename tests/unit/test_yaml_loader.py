@@ -183,3 +183,28 @@ def test_every_shipped_yaml_file_reads():
     for path in (REPO / "tasks/lmeval").glob("*.yaml"):
         read_local_template(path.stem)
     assert yaml_loader.MAX_BYTES > max(p.stat().st_size for p in files) * 10
+
+
+# ------------------------------------------------------------ field errors carry the line of the field
+
+def test_field_errors_name_the_line_of_the_field(tmp_path, capsys):
+    p = tmp_path / "sub.yaml"
+    p.write_text("name: x\nmethod: sft\nhyperparameters:\n  learning_rate: fast\n  lr: 0.1\nseeds: [1]\n")
+    assert main(["validate", str(p)]) == 2
+    err = capsys.readouterr().err.replace("\n", " ")
+    assert f"{p.name}:6: field 'seeds'" in err  # track-fixed fields are reported first, alone
+    p.write_text("name: x\nmethod: sft\nhyperparameters:\n  learning_rate: fast\n  lr: 0.1\n")
+    assert main(["validate", str(p)]) == 2
+    err = capsys.readouterr().err.replace("\n", " ")
+    assert f"{p.name}:4: field 'hyperparameters.learning_rate'" in err
+    assert f"{p.name}:5: field 'hyperparameters.lr'" in err
+
+
+def test_track_field_errors_name_the_line(tmp_path):
+    text = (REPO / "tests/fixtures/micro-track.yaml").read_text()
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "n_test: 24" in row)
+    p = tmp_path / "t.yaml"
+    p.write_text(text.replace("n_test: 24", "n_test: many"))
+    with pytest.raises(ConfigError, match="eval.n_test") as info:
+        load_track(p)
+    assert info.value.line == line
