@@ -14,9 +14,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from harness.config import REPO_ROOT, list_tracks, load_submission, load_submissions, load_track
+from harness.config import load_track, track_version
+from harness.discovery import REPO_ROOT, list_tracks
 from harness.errors import ConfigError, ConfigErrors
 from harness.runs import DEFAULT_RUNS_DIR
+from harness.submissions import load_submission, load_submissions
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -129,7 +131,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def build_leaderboard(runs_dir: Path, out: Path) -> Path:
     from harness.render.site import cmd_leaderboard
 
-    versions = {name: load_track(name).version for name in list_tracks()}
+    versions = {name: track_version(load_track(name)) for name in list_tracks()}
     return cmd_leaderboard(runs_dir, out, versions)
 
 

@@ -15,8 +15,8 @@ from typing import Any
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from harness.budget import BudgetMeter
-from harness.config import TrackConfig
 from harness.evaluate import evaluate_task
+from harness.schemas import TrackConfig
 from harness.track_data import eval_tasks, test_items
 
 

@@ -12,7 +12,8 @@ import csv
 import os
 from pathlib import Path
 
-from harness.config import REPO_ROOT, DataSource
+from harness.discovery import REPO_ROOT
+from harness.schemas import DataSource
 
 SIBLING_DATA_DIR = REPO_ROOT.parent / "shared" / "datasets"
 

@@ -31,12 +31,12 @@ from datasets import Dataset
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from harness.budget import BudgetExceeded
-from harness.config import DataMatchConfig, DataRecipeConfig, DataSourceConfig
 from harness.model_folders import model_folder, source_field
 from harness.models import load_submission_model
 from harness.rollouts import load_tallies, prompt_key
 from harness.runs import run_dir
 from harness.sampler import MeteredSampler
+from harness.schemas import DataMatchConfig, DataRecipeConfig, DataSourceConfig
 from harness.tasks import Example, Task
 from harness.track_data import conversation
 

@@ -8,11 +8,14 @@ from pathlib import Path
 class ConfigError(Exception):
     """A config file is wrong. The CLI prints it and exits with status 2, without a traceback."""
 
-    def __init__(self, path: str | Path | None, field: str | None, message: str) -> None:
+    def __init__(self, path: str | Path | None, field: str | None, message: str, line: int | None = None) -> None:
         self.path = str(path) if path is not None else None
         self.field = field
         self.message = message
-        where = ": ".join(p for p in (self.path, f"field '{field}'" if field else None) if p)
+        self.line = line
+        """1-based line in the file, when the problem sits on one (YAML syntax, duplicate keys, tags)."""
+        at = f"{self.path}:{line}" if self.path is not None and line is not None else self.path
+        where = ": ".join(p for p in (at, f"field '{field}'" if field else None) if p)
         super().__init__(f"{where}: {message}" if where else message)
 
 
@@ -22,5 +25,5 @@ class ConfigErrors(ConfigError):
     def __init__(self, errors: list[ConfigError]) -> None:
         self.errors = errors
         first = errors[0]
-        super().__init__(first.path, first.field, first.message)
+        super().__init__(first.path, first.field, first.message, first.line)
         self.args = ("\n".join(str(e) for e in errors),)

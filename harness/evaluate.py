@@ -14,8 +14,8 @@ from typing import Any
 from rich.progress import Progress
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from harness.config import EvalConfig
-from harness.generation import SamplingConfig, generate_with
+from harness.generation import generate_with
+from harness.schemas import EvalConfig
 from harness.tasks import Example, Task
 
 
@@ -46,14 +46,7 @@ def evaluate_task(
     progress: Progress | None = None,
     backend: str = "transformers",
 ) -> TaskResult:
-    sampling = SamplingConfig(
-        k=cfg.k,
-        temperature=cfg.temperature,
-        top_p=cfg.top_p,
-        max_new_tokens=cfg.max_new_tokens,
-        batch_size=cfg.batch_size,
-        seed=cfg.seed,
-    )
+    sampling = cfg.sampling()
     completions = generate_with(backend, model, tokenizer, [ex.prompt for ex in items], sampling, progress,
                                 f"eval {task.name}")
     flat = [(ex, comp) for ex, comps in zip(items, completions, strict=True) for comp in comps]

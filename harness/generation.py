@@ -14,18 +14,8 @@ import torch
 from rich.progress import Progress
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from harness.tasks.synthetic import prompt_messages
-
-
-@dataclass(frozen=True)
-class SamplingConfig:
-    k: int = 1
-    temperature: float = 0.0
-    top_p: float = 1.0
-    top_k: int = 0
-    max_new_tokens: int = 48
-    batch_size: int = 256
-    seed: int = 0
+from harness.schemas import SamplingConfig
+from harness.tasks.types import prompt_messages
 
 
 @dataclass(frozen=True)

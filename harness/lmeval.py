@@ -31,10 +31,11 @@ from typing import Any
 
 from rich.console import Console
 
-from harness.config import GeneralSuiteConfig, TrackConfig, stable_hash
 from harness.data import data_dir
 from harness.evaluate import TaskResult
+from harness.hashing import stable_hash
 from harness.runs import atomic_write_json, atomic_write_jsonl
+from harness.schemas import GeneralSuiteConfig, TrackConfig
 from harness.suites import SuiteConfig, SuiteTaskConfig, load_suite, read_local_template, suite_fingerprint
 
 SOURCE = "lm-eval"

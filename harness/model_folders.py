@@ -25,7 +25,7 @@ from harness.errors import ConfigError
 from harness.runs import run_dir
 
 if TYPE_CHECKING:
-    from harness.config import DataRecipeConfig, DataSourceConfig
+    from harness.schemas import DataRecipeConfig, DataSourceConfig
 
 SAFETENSORS_PATTERNS = ("model.safetensors", "model.safetensors.index.json", "*.safetensors")
 """Weights the loader accepts from a submission (anything else, e.g. pytorch_model.bin, is a pickle)."""

@@ -39,9 +39,10 @@ import torch
 from rich.console import Console
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from harness.config import BaseModelConfig, TrackConfig, stable_hash
 from harness.errors import ConfigError
+from harness.hashing import stable_hash
 from harness.model_folders import check_model_folder
+from harness.schemas import BaseModelConfig, TrackConfig
 
 
 def package_dir(package: str) -> Path:

@@ -15,11 +15,11 @@ from datasets import Dataset
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from harness.budget import BudgetMeter
-from harness.config import DataRecipeConfig, TrackConfig
 from harness.curve import TrainingCurve
 from harness.data_recipes import RecipeContext, build_sft_data
 from harness.rollouts import RolloutLog
 from harness.sampler import MeteredSampler
+from harness.schemas import DataRecipeConfig, TrackConfig
 from harness.tasks import Example, Task
 from harness.track_data import domain_train_examples, domain_train_task, to_dataset
 

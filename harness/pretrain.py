@@ -19,9 +19,10 @@ from rich.console import Console
 from transformers import AutoModelForCausalLM, LlamaConfig, PreTrainedModel, PreTrainedTokenizerBase
 from trl import SFTConfig, SFTTrainer
 
-from harness.config import TrackConfig, stable_hash
+from harness.hashing import stable_hash
 from harness.progress import use_rich_progress
 from harness.runs import atomic_write_json
+from harness.schemas import TrackConfig
 from harness.tokenizer import ALPHABET, CHAT_TEMPLATE, build_char_tokenizer
 from harness.track_data import pretrain_examples, test_prompts, to_dataset
 from harness.tasks import load_task

@@ -18,8 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from harness.rollouts import completion_text
-from harness.tasks import Example, Task, prompt_messages
-from harness.tasks.synthetic import chain_steps
+from harness.tasks import Example, Task, chain_steps, prompt_messages
 
 if TYPE_CHECKING:
     from datasets import Dataset

@@ -20,13 +20,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness.budget import BudgetMeter, TrainingDiverged, count_parameters
-from harness.config import SubmissionConfig, TrackConfig
+from harness.config import track_version
 from harness.evaluate import evaluate_task, summarize
 from harness.methods import TrainContext, config_class, get_method
 from harness.prepare import finish_training, prepare_training
 from harness.model_folders import check_recipe_runs
 from harness.models import load_base_model, resolve_base_model, template_fingerprint
 from harness.runs import atomic_write_json, atomic_write_jsonl, is_finished, provenance, read_metrics, run_dir
+from harness.schemas import SubmissionConfig, TrackConfig
 from harness.track_data import eval_tasks, test_items
 
 METRICS_SCHEMA = 1
@@ -77,7 +78,7 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
     (out / POINTS_FILE).unlink(missing_ok=True)
     config = {
         "track": req.track.model_dump(),
-        "track_version": req.track.version,
+        "track_version": track_version(req.track),
         "submission": req.submission.model_dump(),
         "resolved_hyperparameters": hp.model_dump(),
         "data_recipe": req.submission.data.model_dump(),
@@ -88,7 +89,7 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
     base = {
         "schema": METRICS_SCHEMA,
         "track": req.track.name,
-        "track_version": req.track.version,
+        "track_version": track_version(req.track),
         "submission": req.submission.name,
         "description": req.submission.description,
         "method": req.submission.method,

@@ -17,28 +17,26 @@ interrupted study resumes where it stopped. The study ends with a table of the s
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from pydantic import Field
-
-from harness.config import REPO_ROOT, Strict, SubmissionConfig, TrackConfig, _parse, load_track, parse_submissions, read_yaml
+from harness.config import load_track
+from harness.discovery import REPO_ROOT
 from harness.errors import ConfigError
+from harness.schemas import StudyConfig, SubmissionConfig, TrackConfig
+from harness.submissions import parse_submissions
+from harness.validation import parse_model
+from harness.yaml_loader import read_yaml, read_yaml_located, with_lines
 
-
-class StudyConfig(Strict):
-    name: str
-    description: str = ""
-    track: str
-    seeds: list[int] | None = None
-    """Seeds to run every submission with; None means the track's seeds."""
-    curve_every: int | None = Field(None, ge=1)
-    """Evaluate the domain tasks every N optimizer steps and keep the curve in the run."""
-    submissions: list[str | dict[str, Any]]
+__all__ = ["StudyConfig", "load_study"]
 
 
 def load_study(path: str | Path) -> tuple[StudyConfig, TrackConfig, list[SubmissionConfig]]:
+    """The study, its track, and its submissions (sweeps expanded); submission names must be unique."""
     path = Path(path)
-    study = _parse(StudyConfig, read_yaml(path), path)
+    data, lines = read_yaml_located(path)
+    try:
+        study = parse_model(StudyConfig, data, path)
+    except ConfigError as e:
+        raise with_lines(e, path, lines) from None
     track = load_track(study.track)
     subs: list[SubmissionConfig] = []
     for i, item in enumerate(study.submissions):

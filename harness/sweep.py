@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from harness.config import SubmissionConfig
+from harness.schemas import SubmissionConfig
 
 
 def _list_typed(model: type[BaseModel], field: str) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 
 from datasets import Dataset
 
-from harness.config import TaskRef, TrackConfig
+from harness.schemas import TaskRef, TrackConfig
 from harness.tasks import Example, Task, load_task, prompt_messages
 
 

@@ -18,7 +18,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.config import BudgetConfig
+from harness.schemas import BudgetConfig
 
 FLOPS_PER_PARAM_PER_TOKEN = 6
 FORWARD_FLOPS_PER_PARAM_PER_TOKEN = 2

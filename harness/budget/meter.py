@@ -61,7 +61,7 @@ from harness.budget.ledger import (
     token_cap,
     token_cap_name,
 )
-from harness.config import BudgetConfig
+from harness.schemas import BudgetConfig
 
 SKIP_KEY = "harness_skip_micro_batch"
 """Set on a collated batch that no longer fits the budget: the trainer adapter runs no forward for it."""

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from harness.config import validation_errors
+from harness.validation import validation_errors
 from harness.rewards import RewardName
 
 

@@ -15,7 +15,7 @@ import copy
 import torch
 from transformers import PreTrainedModel
 
-from harness.config import BaseModelConfig
+from harness.schemas import BaseModelConfig
 from harness.methods.base import TrainContext
 from harness.methods.configs import WiSEFTConfig, point_label
 from harness.methods.sft import SFTMethod

@@ -1,6 +1,11 @@
 """Tasks: data + prompt + grader + metric. The YAML lives in tasks/, the code here."""
 
-from harness.tasks.synthetic import GENERATORS, Example, final_answer, prompt_messages
-from harness.tasks.task import TASK_KINDS, SyntheticTask, Task, load_task
+from harness.tasks.loading import load_task
+from harness.tasks.synthetic import GENERATORS
+from harness.tasks.task import TASK_KINDS, SyntheticTask, Task
+from harness.tasks.types import MATH_SUFFIX, Example, chain_steps, final_answer, prompt_messages
 
-__all__ = ["GENERATORS", "TASK_KINDS", "Example", "SyntheticTask", "Task", "final_answer", "load_task", "prompt_messages"]
+__all__ = [
+    "GENERATORS", "MATH_SUFFIX", "TASK_KINDS", "Example", "SyntheticTask", "Task", "chain_steps", "final_answer", "load_task",
+    "prompt_messages",
+]

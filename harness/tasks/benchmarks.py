@@ -14,11 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.config import MATH_SUFFIX
 from harness.data import DataUnavailable, load_rows
 from harness.grading import Grade
-from harness.tasks.synthetic import Example
 from harness.tasks.task import TASK_KINDS, Task
+from harness.tasks.types import MATH_SUFFIX, Example
 
 
 @dataclass(frozen=True)

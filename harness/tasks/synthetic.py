@@ -13,47 +13,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 from harness.registry import Registry
-
-
-@dataclass(frozen=True)
-class Example:
-    """One synthetic problem: the user message, the gold assistant message, the final answer."""
-
-    prompt: str | tuple[dict[str, str], ...]
-    """The user message, or whole chat messages (a final assistant message is a prefix to continue)."""
-    completion: str
-    answer: str
-    chain: tuple[str, ...] = ()  # gold intermediate steps, for process rewards; empty when none
-    meta: dict[str, Any] | None = field(default=None, compare=False, hash=False)
-    """The benchmark row, for graders that need more than the answer (MedCalc limits)."""
-
-
-def prompt_messages(prompt: str | tuple[dict[str, str], ...] | list) -> list[dict[str, str]]:
-    """An Example's prompt as chat messages: a user message, or its messages (a final assistant message is a prefix
-    the model continues)."""
-    if isinstance(prompt, str):
-        return [{"role": "user", "content": prompt}]
-    return [{"role": m["role"], "content": m["content"]} for m in prompt]
+from harness.tasks.types import MATH_SUFFIX, Example
 
 
 Generator = Callable[..., Example]
 GENERATORS: Registry[Generator] = Registry("generator")
-
-
-def final_answer(completion: str) -> str | None:
-    """The text after the last '=', stripped; None when the completion has no '='."""
-    if "=" not in completion:
-        return None
-    return completion.rsplit("=", 1)[1].strip()
-
-
-def chain_steps(completion: str) -> str:
-    """The chain of thought: everything before the last '='."""
-    return completion.rsplit("=", 1)[0] if "=" in completion else completion
 
 
 def _bits(rng: random.Random, n: int) -> str:
@@ -182,11 +148,10 @@ def modsum(rng: random.Random, *, terms: int = 3, modulus: int = 10, cot_prob: f
 
 _NAMES = ("Ava", "Ben", "Cleo", "Dan", "Eve", "Finn", "Gia", "Hugo", "Ivy", "Jack", "Kim", "Leo", "Mia", "Noah")
 _ITEMS = ("apples", "marbles", "stickers", "books", "coins", "pencils", "shells", "cards", "stamps", "cookies")
-_MATH_SUFFIX = "Please reason step by step, and put your final answer within \\boxed{}."
 
 
 @GENERATORS.register("word_arith")
-def word_arith(rng: random.Random, *, steps: int = 3, max_start: int = 30, suffix: str = _MATH_SUFFIX) -> Example:
+def word_arith(rng: random.Random, *, steps: int = 3, max_start: int = 30, suffix: str = MATH_SUFFIX) -> Example:
     """A multi-step arithmetic word problem in English with a worked solution ending in a boxed answer.
 
     Each step adds, removes, or multiplies the count; removals never go below zero. Graded with

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.config import TaskConfig, TaskRef, load_task_config
 from harness.grading import Grade
 from harness.registry import Registry
-from harness.tasks.synthetic import GENERATORS, Example, final_answer
+from harness.schemas import TaskConfig
+from harness.tasks.synthetic import GENERATORS
+from harness.tasks.types import Example, final_answer
 
 # Drawing fails this many times in a row only if the generator's space is (nearly) exhausted.
 _MAX_REJECTS = 10_000
@@ -98,15 +99,3 @@ class SyntheticTask(Task):
 
             return grade_math_batch(list(completions), [ex.answer for ex in examples])
         return super().grade_batch(completions, examples)
-
-
-def load_task(ref: TaskRef | str, extra_params: dict[str, Any] | None = None) -> Task:
-    """A task with its YAML defaults, then the track's overrides, then `extra_params`."""
-    import harness.tasks.benchmarks  # noqa: F401  (registers the benchmark kinds)
-
-    ref = TaskRef(task=ref) if isinstance(ref, str) else ref
-    cfg = load_task_config(ref.task)
-    params = {**cfg.params, **ref.params, **(extra_params or {})}
-    if cfg.kind == "synthetic":
-        GENERATORS.get(cfg.generator)  # fail early on an unknown generator
-    return TASK_KINDS.get(cfg.kind)(cfg, params)

@@ -79,10 +79,10 @@ def test_base_then_leaderboard_and_compare(micro_base, tmp_path, capsys):
         assert main(["run", str(BASELINES / f"{sub}.yaml"), "--track", TRACK, "--runs-dir", str(runs)]) == 0
     base = _metrics(runs, "base")
     assert base["budget"]["used"]["gradient_tokens"] == 0
-    from harness.config import load_track
+    from harness.config import load_track, track_version
     from harness.render.site import cmd_leaderboard
 
-    index = cmd_leaderboard(runs, site, {"micro": load_track(TRACK).version})
+    index = cmd_leaderboard(runs, site, {"micro": track_version(load_track(TRACK))})
     assert index.is_file()
     html = (site / "index.html").read_text()
     assert "micro" in html

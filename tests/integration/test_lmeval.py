@@ -72,7 +72,7 @@ def tiny_model():
 
 
 def test_suite_runs_offline_and_reports_what_it_could_not_run(cache_dir, tiny_model, partial_data_dir, tmp_path):
-    from harness.config import GeneralSuiteConfig
+    from harness.schemas import GeneralSuiteConfig
     from harness.evaluate import summarize
     from harness.lmeval import run_suite
 
@@ -112,7 +112,8 @@ def test_suite_runs_offline_and_reports_what_it_could_not_run(cache_dir, tiny_mo
 
 def test_run_merges_the_suite_into_metrics(micro_base, micro_track, partial_data_dir, tmp_path):
     """A base run on the micro track plus a one-task suite: lm-eval's task lands beside the harness's own."""
-    from harness.config import GeneralSuiteConfig, load_submission
+    from harness.schemas import GeneralSuiteConfig
+    from harness.submissions import load_submission
     from harness.runner import RunRequest, execute_run
 
     suite = tmp_path / "mmlu-only.yaml"
@@ -155,7 +156,7 @@ SEED004_DIRS = ["ifeval", "gsm8k", "humaneval", "hellaswag", "arc_easy", "arc_ch
 def test_seed004_suite_runs_offline_on_the_shared_data(cache_dir, tiny_model, tmp_path, monkeypatch):
     """Every seed004-general task has local data here, so every one runs offline and is scored (HumanEval too,
     with permission): generation tasks (IFEval, GSM8K 5-shot, HumanEval) as well as multiple choice."""
-    from harness.config import GeneralSuiteConfig
+    from harness.schemas import GeneralSuiteConfig
     from harness.lmeval import run_suite
 
     monkeypatch.setenv("HARNESS_DATA_DIR", str(SHARED))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import DataSource, TaskConfig
+from harness.schemas import DataSource, TaskConfig
 from harness.data import DataUnavailable, SIBLING_DATA_DIR, data_dir
 from harness.tasks import load_task
 from harness.tasks.benchmarks import ESCITask, gsm8k_target

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from harness.budget import BudgetMeter, attach_meter, count_parameters
-from harness.config import BudgetConfig
+from harness.schemas import BudgetConfig
 from harness.methods import TrainContext, config_class, get_method
 from harness.models import load_saved_model
 from harness.track_data import domain_train_examples, to_dataset
@@ -180,8 +180,9 @@ def test_a_model_the_meter_does_not_know_cannot_forward_during_training(micro_tr
 
 
 def test_a_diverging_run_is_recorded_failed_and_listed_invalid(micro_track, micro_base, tmp_path):
-    from harness.config import SubmissionConfig
+    from harness.schemas import SubmissionConfig
     from harness.runner import RunRequest, execute_run
+    from harness.config import track_version
     from harness.scoring import score_runs
 
     sub = SubmissionConfig(name="sft-huge-lr", method="sft", hyperparameters={"learning_rate": 1e30, "warmup_steps": 0})
@@ -190,7 +191,7 @@ def test_a_diverging_run_is_recorded_failed_and_listed_invalid(micro_track, micr
     assert metrics["error"].startswith("TrainingDiverged: training diverged: non-finite")
     stored = json.loads((tmp_path / "micro" / "sft-huge-lr" / "seed0" / "metrics.json").read_text())
     assert stored == metrics
-    board = score_runs([stored], {"micro": micro_track.version})
+    board = score_runs([stored], {"micro": track_version(micro_track)})
     (row,) = board.tracks[0].rows
     assert not row.valid and "non-finite" in row.invalid_reason
 

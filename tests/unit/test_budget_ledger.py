@@ -13,7 +13,7 @@ from harness.budget.ledger import (
     over_caps,
     token_cap,
 )
-from harness.config import BudgetConfig
+from harness.schemas import BudgetConfig
 
 
 def test_the_ledger_module_loads_without_torch():

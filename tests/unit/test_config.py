@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.config import load_submission, load_track
+from harness.config import load_track
 from harness.errors import ConfigError
+from harness.submissions import load_submission
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from harness.budget import BudgetMeter, count_parameters
-from harness.config import BudgetConfig, DataRecipeConfig, parse_submissions
+from harness.schemas import BudgetConfig, DataRecipeConfig
+from harness.submissions import parse_submissions
 from harness.data_recipes import RecipeContext, build_sft_data, plan, split_by_share
 from harness.errors import ConfigError
 from harness.models import load_saved_model

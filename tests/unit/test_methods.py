@@ -43,7 +43,7 @@ def test_listing_methods_and_their_configs_imports_no_ml_library():
             "for n in method_names(): config_class(n).parse({}, 'x.yaml'); method_spec(n).summary")
     assert _imported_after(code) == []
     submission = "{'name': 'x', 'method': 'talr', 'hyperparameters': {'floor': [0.1, 0.2]}}"
-    assert _imported_after(f"from harness.config import parse_submissions\nparse_submissions({submission}, 'x.yaml')") == []
+    assert _imported_after(f"from harness.submissions import parse_submissions\nparse_submissions({submission}, 'x.yaml')") == []
     validate = f"from harness.cli import main\nmain(['validate', {str(REPO / 'submissions/baselines/talr.yaml')!r}])"
     assert _imported_after(validate) == []  # `harness validate` on a YAML file
     assert "torch" in _imported_after("from harness.methods import get_method\nget_method('talr')")

@@ -14,7 +14,8 @@ import torch
 from transformers import TrainerCallback
 
 from harness.budget import BudgetMeter, count_parameters
-from harness.config import BudgetConfig, load_track
+from harness.config import load_track, track_version
+from harness.schemas import BudgetConfig
 from harness.methods import TrainContext, config_class, get_method, method_names
 from harness.methods.flow import flow_weights, sequence_losses
 from harness.methods.iw_sft import iw_sft_weights
@@ -218,7 +219,7 @@ def test_wise_ft_run_gives_one_run_dir_per_alpha(micro_base, tmp_path):
         metrics[label] = m
     assert metrics["alpha=0.5"]["budget"] == metrics["alpha=1"]["budget"]  # one training run, one ledger
     assert main(["run", str(sub), "--track", str(TRACK), "--runs-dir", str(runs)]) == 0  # finished: reused
-    table = score_runs(load_records(runs), {"micro": load_track(TRACK).version}).tracks[0]
+    table = score_runs(load_records(runs), {"micro": track_version(load_track(TRACK))}).tracks[0]
     assert sorted(r.label for r in table.rows) == ["wise @ alpha=0.5", "wise @ alpha=1"]
     cells = [row[2] for row in leaderboard_table(table).rows]
     assert all(c.detail == "wise-ft point of one training run" for c in cells)

@@ -20,7 +20,8 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from harness.config import DataRecipeConfig, SubmissionConfig, parse_submissions
+from harness.schemas import DataRecipeConfig, SubmissionConfig
+from harness.submissions import parse_submissions
 from harness.errors import ConfigError
 from harness.model_folders import check_model_folder
 from harness.models import LoadPolicy, load_base_model, load_model, load_saved_model, load_submission_model

@@ -14,7 +14,7 @@ from types import MappingProxyType
 import pytest
 import torch
 
-from harness.config import parse_submissions
+from harness.submissions import parse_submissions
 from harness.methods import (MethodSpec, TrainContext, config_class, get_method, method_names, register_method,
                              unregister_method)
 from harness.models import load_saved_model

@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness.config import TaskRef
+from harness.schemas import TaskRef
 from harness.evaluate import evaluate_task
 from harness.models import load_saved_model
 from harness.rewards import chain_correct, reward_funcs, rl_dataset

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from harness.budget import BudgetExceeded, BudgetMeter, UnmeteredGeneration, count_parameters
-from harness.config import BudgetConfig, DataRecipeConfig, SubmissionConfig
+from harness.schemas import BudgetConfig, DataRecipeConfig, SubmissionConfig
 from harness.methods import TrainContext, config_class, get_method, method_names, method_spec
 from harness.prepare import prepare_training
 from harness.models import load_saved_model

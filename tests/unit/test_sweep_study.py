@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.config import load_submissions
+from harness.submissions import load_submissions
 from harness.errors import ConfigError
 from harness.study import load_study
 

@@ -2,9 +2,9 @@ import random
 
 import pytest
 
-from harness.config import TaskRef
+from harness.schemas import TaskRef
 from harness.tasks import GENERATORS, final_answer, load_task
-from harness.tasks.synthetic import chain_steps
+from harness.tasks.types import chain_steps
 
 
 def test_parity_chain_is_the_running_xor():

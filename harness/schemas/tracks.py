@@ -1,0 +1,146 @@
+"""Track files (tasks/tracks/<name>.yaml): the fixed playing field every submission shares.
+
+A track's version (the hash that decides which runs are ranked together) needs its task and suite
+files, so it is computed where files are read: `harness.config.track_version`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from harness.schemas.base import Strict
+from harness.schemas.budget import BudgetConfig
+from harness.schemas.eval import EvalConfig
+from harness.schemas.tasks import TaskRef, task_ref
+
+
+class TinyModelConfig(Strict):
+    """Llama architecture sizes of a tiny track's base model."""
+
+    hidden_size: int = 128
+    intermediate_size: int = 384
+    num_hidden_layers: int = 3
+    num_attention_heads: int = 4
+    num_key_value_heads: int = 2
+    max_position_embeddings: int = 128
+
+
+class PretrainConfig(Strict):
+    """The recipe that builds a tiny track's base model; its hash is the cache key."""
+
+    model: TinyModelConfig = TinyModelConfig()
+    mixture: dict[str, float]
+    """Task name -> sampling weight in the pretraining corpus."""
+    task_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Per-task parameter overrides for pretraining (e.g. the domain skill's rare-CoT probability)."""
+    n_examples: int = 60000
+    steps: int = 1500
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    warmup_steps: int = 50
+    weight_decay: float = 0.0
+    seed: int = 0
+
+
+class BaseModelConfig(Strict):
+    """The track's base model: built and pretrained here (tiny), a HF model (hub id or folder), or a GGUF file."""
+
+    kind: Literal["tiny", "hf", "gguf"] = "tiny"
+    pretrain: PretrainConfig | None = None
+    """tiny: the pretraining recipe (its hash is the cache key)."""
+    path: str | None = None
+    """hf: a hub id or a local directory; gguf: the directory holding the file."""
+    package: str | None = None
+    """A Python package that ships the model files (its folder is used; the package is not imported)."""
+    gguf_file: str | None = None
+    """gguf: the file name; transformers dequantizes it (to float32) and the harness caches the result."""
+    revision: str | None = None
+    trust_remote_code: bool = False
+    """Off unless the track opts in: no model-supplied code runs by default."""
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """auto: bfloat16 on GPU, float32 on CPU."""
+    chat_template: str | None = None
+    """Overrides the tokenizer's chat template (Jinja text)."""
+
+    @model_validator(mode="after")
+    def _kind_fields(self):
+        if self.kind == "tiny" and self.pretrain is None:
+            raise ValueError("a tiny base model needs `pretrain`")
+        if self.kind != "tiny" and not (self.path or self.package):
+            raise ValueError(f"a {self.kind} base model needs `path` or `package`")
+        if self.kind == "gguf" and not self.gguf_file:
+            raise ValueError("a gguf base model needs `gguf_file`")
+        return self
+
+
+class DomainTrainConfig(Strict):
+    """The domain training source every submission of the track gets."""
+
+    task: str
+    n: int = 2000
+    """Number of training examples (disjoint from the test items)."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    seed: int = 0
+
+
+class DomainConfig(Strict):
+    tasks: list[TaskRef]
+    train: DomainTrainConfig
+
+    _refs = field_validator("tasks", mode="before")(lambda v: [task_ref(x) for x in v])
+
+
+class TrainingDefaults(Strict):
+    """Settings fixed by the track so that methods compare on equal footing."""
+
+    max_length: int = 128
+    """Token limit of a training sequence."""
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    """Defaults for method hyperparameters on this track (e.g. the learning rate that suits its model);
+    a submission's own values win. Keys a method does not take are ignored for it."""
+
+
+class GeneralSuiteConfig(Strict):
+    """General benchmarks run through lm-evaluation-harness (harness.lmeval) after the track's own tasks."""
+
+    name: str
+    """A suite under tasks/suites/ (or a path to a suite YAML)."""
+    tasks: list[str] | None = None
+    """A subset of the suite's task names; None: all of them."""
+    limit: int | None = Field(None, ge=1)
+    """Documents per task (lm-eval `limit`, the first N; per subtask for a group); None: all. Fixed by the track so
+    every run sees the same items."""
+    apply_chat_template: bool = True
+    """Render prompts with the tokenizer's chat template (the one domain evaluation uses); False: raw text."""
+    drop_below_base: float | None = Field(None, ge=0, le=100)
+    """TALR's option: leave out of the general score every task on which the base model scores below this (0-100);
+    None keeps all. The run records which tasks were dropped and why."""
+    allow_code_execution: bool = False
+    """Let tasks that execute model-written code (HumanEval) run, in a subprocess with a timeout."""
+    batch_size: int = Field(16, ge=1)
+    max_gen_toks: int | None = Field(None, ge=1)
+    """Caps new tokens of generative tasks (lm-eval gen_kwargs); None: each task's own setting."""
+
+
+class TrackConfig(Strict):
+    """tasks/tracks/<name>.yaml: the fixed playing field every submission shares."""
+
+    name: str
+    description: str = ""
+    base_model: BaseModelConfig
+    domain: DomainConfig
+    general: list[TaskRef]
+    eval: EvalConfig = EvalConfig()
+    budget: BudgetConfig = BudgetConfig()
+    training: TrainingDefaults = TrainingDefaults()
+    seeds: list[int] = Field(default_factory=lambda: [0])
+    general_suite: GeneralSuiteConfig | None = None
+    """General benchmarks through lm-eval, scored with role "general" beside `general` (tasks/suites/)."""
+
+    _refs = field_validator("general", mode="before")(lambda v: [task_ref(x) for x in v])
+
+    def all_task_refs(self) -> list[TaskRef]:
+        """The evaluated tasks, domain first."""
+        return [*self.domain.tasks, *self.general]
