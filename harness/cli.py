@@ -16,6 +16,7 @@ from rich.table import Table
 
 from harness.config import REPO_ROOT, list_tracks, load_submission, load_submissions, load_track
 from harness.errors import ConfigError, ConfigErrors
+from harness.record import RecordError
 from harness.runs import DEFAULT_RUNS_DIR
 
 console = Console()
@@ -127,27 +128,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_leaderboard(runs_dir: Path, out: Path) -> Path:
-    from harness.render.site import cmd_leaderboard
+    from harness.render.site import build_site_from_runs
 
     versions = {name: load_track(name).version for name in list_tracks()}
-    return cmd_leaderboard(runs_dir, out, versions)
+    return build_site_from_runs(runs_dir, out, versions)
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     try:
         index = build_leaderboard(Path(args.runs_dir), Path(args.out))
-    except FileNotFoundError as e:
-        err_console.print(f"[red]error:[/] {e}")
+    except (FileNotFoundError, RecordError) as e:
+        err_console.print(f"[red]error:[/] {e}", highlight=False, markup=False)
         return 2
     console.print(f"leaderboard: {index.resolve()}")
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from harness.compare import cmd_compare as compare
+    from harness.compare import print_comparison
 
     baselines = sorted(p.stem for p in BASELINES_DIR.glob("*.yaml"))
-    return compare(args.a, args.b, Path(args.runs_dir), args.track, args.baselines, args.json, baseline_names=baselines)
+    return print_comparison(args.a, args.b, Path(args.runs_dir), args.track, args.baselines, args.json, baseline_names=baselines)
 
 
 def cmd_audit_grader(args: argparse.Namespace) -> int:
@@ -266,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except ConfigError as e:
         err_console.print(f"[red]error:[/] {e}", highlight=False)
+        return 2
+    except RecordError as e:  # a run folder of another schema version or of another entry: refused, not reused
+        err_console.print(f"error: {e}", highlight=False, markup=False)
         return 2
 
 
