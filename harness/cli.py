@@ -153,20 +153,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_audit_grader(args: argparse.Namespace) -> int:
     """Every gold answer of a task through its own grader; math also vs. a plain boxed-string match."""
-    from harness.config import load_task_config
-    from harness.data import DataUnavailable, load_rows
-    from harness.graders.audit import audit_math, audit_medcalc, render_audit
+    from harness.data import DataUnavailable
+    from harness.graders.audit import audit_task, render_audit
 
-    cfg = load_task_config(args.task)
-    if cfg.kind not in ("math", "medcalc"):
-        err_console.print(f"[red]error:[/] audit-grader covers math and medcalc tasks; {args.task!r} is {cfg.kind}")
-        return 2
     try:
-        rows = load_rows(cfg.test_data, f"task {cfg.name!r} (test)")
-    except DataUnavailable as e:
-        err_console.print(f"[red]error:[/] {e}")
+        report = audit_task(args.task)  # the task YAML picks the audit and the data (--data-dir is global)
+    except (ValueError, DataUnavailable) as e:
+        err_console.print(f"[red]error:[/] {e}", highlight=False, markup=False)
         return 2
-    report = audit_medcalc(rows) if cfg.kind == "medcalc" else audit_math(rows, cfg.dataset or cfg.name)
     console.print(render_audit(report, max_rows=args.max_rows))
     return 0
 

@@ -138,3 +138,18 @@ def test_audits_on_toy_rows_report_failures_and_disagreements():
     )
     assert medcalc.check("talr").passed == 1
     assert medcalc.check("json").failures[0].row_id == "2"
+
+
+def test_the_audit_is_driven_by_the_task_yamls(tmp_path):
+    from harness.graders.audit import audit_task
+
+    # Rows come from the task's own test_data.local under the data directory: no table of files of its own.
+    (tmp_path / "amc2023").mkdir()
+    (tmp_path / "amc2023" / "test.jsonl").write_text('{"id": 1, "problem": "?", "answer": "27"}\n'
+                                                     '{"id": 2, "problem": "?", "answer": "\\\\frac{1}{2}"}\n')
+    report = audit_task("amc23", data_dir=tmp_path)
+    assert (report.dataset, report.rows, report.check("gold").pass_rate) == ("amc2023", 2, 1.0)
+    with pytest.raises(FileNotFoundError, match=r"math500/test.jsonl \(tasks/math500.yaml test_data.local\)"):
+        audit_task("math500", data_dir=tmp_path)
+    with pytest.raises(ValueError, match="covers math and medcalc tasks; 'parity' is synthetic.*Audited tasks: .*gsm8k"):
+        audit_task("parity", data_dir=tmp_path)
