@@ -113,9 +113,16 @@ def is_finished(path: Path) -> bool:
 def check_owner(path: Path, track: str, submission: str, point: str | None = None) -> None:
     """Refuse a run folder whose record belongs to another entry (a folder written under the old folder
     naming, or merged by a case-insensitive file system): reusing or overwriting it would mix two entries."""
-    record = read_record(path)
-    if record is not None and record.entry != (track, submission, point):
-        raise RecordError(f"{Path(path) / METRICS_FILE} holds the run of {record.entry}, not of "
+    f = Path(path) / METRICS_FILE
+    try:  # identity only, read leniently: a record of an older schema of this same entry may be redone (--force)
+        data = json.loads(f.read_text(encoding="utf-8")) if f.is_file() else None
+    except (OSError, ValueError):
+        return
+    if not isinstance(data, dict):
+        return
+    found = (data.get("track"), data.get("submission"), None if data.get("point") is None else str(data.get("point")))
+    if found != (track, submission, point):
+        raise RecordError(f"{f} holds the run of {found}, not of "
                           f"{(track, submission, point)}; move that folder away (it was written under another "
                           "folder naming, or the file system merged the two names)")
 

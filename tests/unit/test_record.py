@@ -122,3 +122,18 @@ def test_every_top_level_and_task_key_in_the_docs_is_a_model_field():
         task_keys |= set(re.findall(r'"([^"]+)":', line.split("//")[0]))
     task_keys -= {"tasks", "parity"}
     assert task_keys <= _fields(TaskMetrics), task_keys - _fields(TaskMetrics)
+
+
+def test_harness_run_refuses_to_reuse_an_old_record_and_says_to_force(tmp_path, capsys):
+    from harness.cli import main
+
+    repo = Path(__file__).resolve().parents[2]
+    run = tmp_path / "micro" / "sft" / "seed0"
+    run.mkdir(parents=True)
+    old = {k: v for k, v in RECORD.items() if k != "schema"} | {"track": "micro", "submission": "sft"}
+    (run / "metrics.json").write_text(json.dumps(old))
+    code = main(["run", str(repo / "submissions" / "baselines" / "sft.yaml"), "--track",
+                 str(repo / "tests" / "fixtures" / "micro-track.yaml"), "--runs-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "no \"schema\" field" in err and "--force" in err and "metrics.json" in err
+    assert json.loads((run / "metrics.json").read_text()) == old  # untouched
