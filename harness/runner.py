@@ -114,6 +114,7 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
         for label, model, tokenizer in points:
             pdir = out if label is None else run_dir(req.runs_dir, req.track.name, req.submission.name, req.seed, label)
             if label is not None:
+                check_owner(pdir, req.track.name, req.submission.name, label)
                 pdir.mkdir(parents=True, exist_ok=True)
                 atomic_write_json(pdir / "config.json", {**config, "point": label, "trained_in": str(out)})
                 atomic_write_json(pdir / "provenance.json", provenance())

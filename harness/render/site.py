@@ -31,7 +31,7 @@ import markupsafe
 
 from harness import __version__
 from harness.paths import path_component
-from harness.record import RunRecord, as_record
+from harness.record import Budget, RunRecord, as_record
 from harness.render import export, load, plot, tables
 from harness.scoring import RANK_RULE, Leaderboard, Row, RunSummary, TrackTable, score_runs
 
@@ -203,7 +203,8 @@ def _write_run(writer: _Writer, track: TrackTable, row: Row, run: RunSummary, re
     samples = samples_loader(run_dir) if samples_loader and run_dir else {}
     curve = _curve(record)
     writer.page(run_page(row, run), "run.html.j2", title=f"{row.label} seed {run.seed}", track=track, row=row,
-                run=run, record=record, files=files, samples=samples, track_href=track_page(track.track),
+                run=run, record=record, budget=record.budget or Budget(), files=files, samples=samples,
+                track_href=track_page(track.track),
                 curve=plot.curves_svg([("this run", curve)]) if curve else None)
 
 

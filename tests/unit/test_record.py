@@ -137,3 +137,15 @@ def test_harness_run_refuses_to_reuse_an_old_record_and_says_to_force(tmp_path, 
     err = capsys.readouterr().err
     assert code == 2 and "no \"schema\" field" in err and "--force" in err and "metrics.json" in err
     assert json.loads((run / "metrics.json").read_text()) == old  # untouched
+
+
+def test_a_failed_run_gets_a_run_page_through_the_typed_record(tmp_path):
+    from harness.render.site import build_site
+
+    failed = {k: RECORD[k] for k in ("schema", "track", "track_version", "submission", "seed", "point")}
+    failed |= {"status": "failed", "error": "RuntimeError: <boom>", "tasks": {}, "domain": None, "general": None,
+               "budget": None}
+    build_site([failed, {**RECORD, "submission": "base"}], tmp_path, {"tiny-parity": "3f2a9c1e0b7d"},
+               generated_at="pinned")
+    html = (tmp_path / "runs" / "tiny-parity" / "sft" / "seed0.html").read_text()
+    assert "RuntimeError: &lt;boom&gt;" in html and "Within budget: no" in html and "No task scores." in html
