@@ -228,11 +228,6 @@ class _Entry:
                          for reason, seeds in seeds_by_reason.items()) or None
 
 
-def entry_of(record: RunRecord) -> tuple[str, str, str | None]:
-    """The entry a run belongs to: (track, submission, point), the point as text (RunRecord.entry)."""
-    return record.entry
-
-
 def _group_runs(records: Iterable[RunRecord]) -> dict[tuple, list[RunRecord]]:
     groups: dict[tuple, list[RunRecord]] = defaultdict(list)
     for record in records:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.record import RunRecord
+from harness.record import RecordError, RunRecord
 from harness.runs import METRICS_FILE as METRICS
 from harness.runs import read_record
 
@@ -31,8 +31,20 @@ def seed_dirs(submission_dir: Path) -> list[Path]:
 
 
 def load_records(runs_dir: Path) -> list[RunRecord]:
-    """Every finished run under runs_dir/<track>/<submission>/seed*/; unfinished runs have no metrics.json."""
-    return [read_metrics(p.parent) for p in sorted(Path(runs_dir).glob(f"*/*/seed*/{METRICS}"))]
+    """Every finished run under runs_dir/<track>/<submission>/seed*/; unfinished runs have no metrics.json.
+
+    Two folders holding the same run (track, submission, point, seed) are refused rather than counted twice:
+    that happens when a run written under the old folder naming is run again under the current one.
+    """
+    records = [read_metrics(p.parent) for p in sorted(Path(runs_dir).glob(f"*/*/seed*/{METRICS}"))]
+    seen: dict[tuple, RunRecord] = {}
+    for record in records:
+        key = (*record.entry, record.seed)
+        if key in seen:
+            raise RecordError(f"{seen[key].run_dir} and {record.run_dir} both hold the run {key}; move the one "
+                              "written under the old folder naming away")
+        seen[key] = record
+    return records
 
 
 def load_run_files(run_dir: Path) -> dict[str, object]:

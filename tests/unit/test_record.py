@@ -149,3 +149,14 @@ def test_a_failed_run_gets_a_run_page_through_the_typed_record(tmp_path):
                generated_at="pinned")
     html = (tmp_path / "runs" / "tiny-parity" / "sft" / "seed0.html").read_text()
     assert "RuntimeError: &lt;boom&gt;" in html and "Within budget: no" in html and "No task scores." in html
+
+
+def test_the_same_run_in_two_folders_is_refused_not_counted_twice(tmp_path):
+    from harness.render.load import load_records
+
+    for folder in ("a_b", "a%2Fb"):  # the old folder naming and the current one, for submission "a/b"
+        run = tmp_path / "tiny-parity" / folder / "seed0"
+        run.mkdir(parents=True)
+        (run / "metrics.json").write_text(json.dumps({**RECORD, "submission": "a/b"}))
+    with pytest.raises(RecordError, match="both hold the run"):
+        load_records(tmp_path)
