@@ -28,6 +28,7 @@ from harness.record import SCHEMA_VERSION, RunRecord
 from harness.runs import (
     METRICS_FILE,
     POINTS_FILE,
+    adopt_legacy_run,
     atomic_write_json,
     atomic_write_jsonl,
     check_owner,
@@ -78,6 +79,8 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
     """
     console = console or Console(stderr=True)
     out = run_dir(req.runs_dir, req.track.name, req.submission.name, req.seed)
+    if adopt_legacy_run(req.runs_dir, req.track.name, req.submission.name, req.seed):
+        console.print(f"[dim]moved this run's folder from the old folder naming to {out}[/]")
     check_owner(out, req.track.name, req.submission.name)
     if not req.force and is_finished(out):
         console.print(f"[dim]{out} is finished; reusing it (--force to redo)[/]")

@@ -37,6 +37,31 @@ def run_dir(runs_dir: Path, track: str, submission: str, seed: int, point: str |
     return path_under(runs_dir, track) / entry / f"seed{int(seed)}"
 
 
+def _legacy_folder_name(name: str) -> str:
+    """The folder naming before harness/paths.py (not injective: "a/b" and "a_b" both gave "a_b")."""
+    out = "".join(c if c.isalnum() or c in "._@=-" else "_" for c in name).strip(".")
+    return out or "_"
+
+
+def adopt_legacy_run(runs_dir: Path, track: str, submission: str, seed: int) -> Path | None:
+    """Move a run written under the old folder naming (sweeps: "sw[lr=0.1]" was "sw_lr=0.1_") to its current
+    folder, when the current one does not exist yet and the old one holds this very entry's record; returns
+    the new folder, or None when there was nothing to move. Another entry's folder is left alone."""
+    new = run_dir(runs_dir, track, submission, seed)
+    old = Path(runs_dir) / track / _legacy_folder_name(submission) / f"seed{int(seed)}"
+    if new.exists() or old == new or "/" in track or track in ("", ".", "..") or not old.is_dir():
+        return None
+    try:
+        check_owner(old, track, submission)
+    except RecordError:
+        return None
+    if not (old / METRICS_FILE).is_file() and not (old / POINTS_FILE).is_file():
+        return None
+    new.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(old, new)
+    return new
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

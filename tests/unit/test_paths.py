@@ -125,3 +125,21 @@ def test_site_pages_of_hostile_names_stay_in_the_site(tmp_path):
     assert all(p.resolve().is_relative_to((tmp_path / "site").resolve()) for p in pages)
     assert len([p for p in pages if p.name == "seed0.html"]) == 5
     assert not (tmp_path / "x").exists() and not list(tmp_path.glob("*.html"))
+
+
+def test_a_sweep_run_under_the_old_folder_naming_moves_to_its_new_folder(tmp_path):
+    import json
+
+    from harness.runs import adopt_legacy_run
+
+    old = tmp_path / "t" / "sw_lr=0.1_" / "seed0"
+    old.mkdir(parents=True)
+    (old / "metrics.json").write_text(json.dumps(record("sw[lr=0.1]")))
+    assert adopt_legacy_run(tmp_path, "t", "sw[lr=0.1]", 0) == tmp_path / "t" / "sw%5Blr=0.1%5D" / "seed0"
+    assert (tmp_path / "t" / "sw%5Blr=0.1%5D" / "seed0" / "metrics.json").is_file() and not old.exists()
+    # Another entry's old folder is never taken: "x(y)" and "x[y]" had the same old folder, x_y_.
+    other = tmp_path / "t" / "x_y_" / "seed0"
+    other.mkdir(parents=True)
+    (other / "metrics.json").write_text(json.dumps(record("x[y]")))
+    assert adopt_legacy_run(tmp_path, "t", "x(y)", 0) is None and other.is_dir()
+    assert not (tmp_path / "t" / "x%28y%29").exists()
