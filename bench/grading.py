@@ -122,10 +122,12 @@ def main() -> None:
     ap.add_argument("--cpu", action="store_true", help="also grade in this process and print its CPU time (load-independent)")
     args = ap.parse_args()
 
-    from harness.graders.audit import default_data_dir
+    from harness.data import data_dir as configured_data_dir
     from harness.graders.math import grade_math_batch, grade_math_reference, warm_pool
 
-    data_dir = args.data_dir or default_data_dir()
+    data_dir = args.data_dir or configured_data_dir()
+    if data_dir is None:
+        raise SystemExit("no benchmark data: pass --data-dir DIR or set $HARNESS_DATA_DIR (MATH500 under DIR/math500/)")
     completions, golds = build_items(data_dir, args.limit)
     n = len(completions)
     load = os.getloadavg()[0]

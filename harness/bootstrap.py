@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from harness.record import RunRecord, TaskMetrics
+
 N_BOOT = 1000
 """Replicates per interval: enough for stable 2.5/97.5 percentiles (about +-0.3 points at n=200),
 cheap enough to score hundreds of runs in a second."""
@@ -35,12 +37,6 @@ CONFIDENCE = 0.95
 def _rng(seed: int, *key: object) -> np.random.Generator:
     digest = zlib.crc32("\0".join(str(part) for part in key).encode())
     return np.random.default_rng([seed, digest])
-
-
-def role_mean(record: dict, role: str) -> float | None:
-    """A run's score for a role: the mean of its task scores with that role, None without any."""
-    scores = [float(t["score"]) for t in (record.get("tasks") or {}).values() if t.get("role") == role]
-    return sum(scores) / len(scores) if scores else None
 
 
 ROLES = ("domain", "general")
@@ -76,7 +72,7 @@ class ItemDraws:
         return self._cache[key]
 
 
-def task_replicates(task_metrics: dict, draws: ItemDraws, task: str) -> np.ndarray:
+def task_replicates(task_metrics: TaskMetrics, draws: ItemDraws, task: str) -> np.ndarray:
     """Replicates of one run's headline score on one task, in points (0-100).
 
     The replicate is the mean of the resampled `item_scores`, shifted by the gap between the
@@ -85,8 +81,8 @@ def task_replicates(task_metrics: dict, draws: ItemDraws, task: str) -> np.ndarr
     (balanced accuracy) it keeps the interval centred on the reported score, an approximation
     that is better than no interval. A task without item scores gets no item uncertainty.
     """
-    score = float(task_metrics["score"])
-    items = np.asarray(task_metrics.get("item_scores") or [], dtype=float)
+    score = float(task_metrics.score)
+    items = np.asarray(task_metrics.item_scores, dtype=float)
     if items.size == 0:
         return np.full(draws.n_boot, score)
     offset = score - 100 * items.mean()
@@ -122,36 +118,36 @@ class GroupReplicates:
     n_runs: int
 
 
-def replicate_group(runs: Sequence[dict], draws: ItemDraws, key: tuple) -> GroupReplicates:
+def replicate_group(runs: Sequence[RunRecord], draws: ItemDraws, key: tuple) -> GroupReplicates:
     """Point estimates (mean over seeds) and replicates for one entry.
 
-    `runs` are the entry's scored runs (one per seed, each with a "tasks" mapping); `key` is the
+    `runs` are the entry's scored runs (one per seed); `key` is the
     entry, (track, submission, point), so that its seed draws are its own. Scoring and compare
     pass the same key, so `harness compare base X` prints the leaderboard's delta interval.
     A role's replicate averages the role's tasks within each run first, then the resampled
     seeds: the same order as its point estimate.
     """
-    runs = [run for run in runs if run.get("tasks")]
+    runs = [run for run in runs if run.tasks]
     if not runs:
         return GroupReplicates(tasks={}, roles={}, n_runs=0)
 
-    per_run = [{task: task_replicates(m, draws, task) for task, m in sorted(run["tasks"].items())} for run in runs]
+    per_run = [{task: task_replicates(m, draws, task) for task, m in sorted(run.tasks.items())} for run in runs]
 
     tasks: dict[str, Estimated] = {}
-    for task in sorted({task for run in runs for task in run["tasks"]}):
-        having = [i for i, run in enumerate(runs) if task in run["tasks"]]
-        value = float(np.mean([runs[i]["tasks"][task]["score"] for i in having]))
+    for task in sorted({task for run in runs for task in run.tasks}):
+        having = [i for i, run in enumerate(runs) if task in run.tasks]
+        value = float(np.mean([runs[i].tasks[task].score for i in having]))
         reps = _seed_mean(np.stack([per_run[i][task] for i in having]), draws, key)
         tasks[task] = Estimated(value, reps)
 
     roles: dict[str, Estimated] = {}
     for role in ROLES:
-        having = [i for i, run in enumerate(runs) if role_mean(run, role) is not None]
+        having = [i for i, run in enumerate(runs) if run.role_mean(role) is not None]
         if not having:
             continue
-        value = float(np.mean([role_mean(runs[i], role) for i in having]))
+        value = float(np.mean([runs[i].role_mean(role) for i in having]))
         run_reps = [
-            np.mean([per_run[i][t] for t, m in runs[i]["tasks"].items() if m.get("role") == role], axis=0)
+            np.mean([per_run[i][t] for t, m in runs[i].tasks.items() if m.role == role], axis=0)
             for i in having
         ]
         roles[role] = Estimated(value, _seed_mean(np.stack(run_reps), draws, key))

@@ -17,6 +17,7 @@ from rich.table import Table
 from harness.config import load_track, track_version
 from harness.discovery import REPO_ROOT, list_tracks
 from harness.errors import ConfigError, ConfigErrors
+from harness.record import RecordError
 from harness.runs import DEFAULT_RUNS_DIR
 from harness.submissions import load_submission, load_submissions
 
@@ -129,45 +130,39 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_leaderboard(runs_dir: Path, out: Path) -> Path:
-    from harness.render.site import cmd_leaderboard
+    from harness.render.site import build_site_from_runs
 
     versions = {name: track_version(load_track(name)) for name in list_tracks()}
-    return cmd_leaderboard(runs_dir, out, versions)
+    return build_site_from_runs(runs_dir, out, versions)
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     try:
         index = build_leaderboard(Path(args.runs_dir), Path(args.out))
-    except FileNotFoundError as e:
-        err_console.print(f"[red]error:[/] {e}")
+    except (FileNotFoundError, RecordError) as e:
+        err_console.print(f"[red]error:[/] {e}", highlight=False, markup=False)
         return 2
     console.print(f"leaderboard: {index.resolve()}")
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from harness.compare import cmd_compare as compare
+    from harness.compare import print_comparison
 
     baselines = sorted(p.stem for p in BASELINES_DIR.glob("*.yaml"))
-    return compare(args.a, args.b, Path(args.runs_dir), args.track, args.baselines, args.json, baseline_names=baselines)
+    return print_comparison(args.a, args.b, Path(args.runs_dir), args.track, args.baselines, args.json, baseline_names=baselines)
 
 
 def cmd_audit_grader(args: argparse.Namespace) -> int:
     """Every gold answer of a task through its own grader; math also vs. a plain boxed-string match."""
-    from harness.config import load_task_config
-    from harness.data import DataUnavailable, load_rows
-    from harness.graders.audit import audit_math, audit_medcalc, render_audit
+    from harness.data import DataUnavailable
+    from harness.grader_audit import audit_task, render_audit
 
-    cfg = load_task_config(args.task)
-    if cfg.kind not in ("math", "medcalc"):
-        err_console.print(f"[red]error:[/] audit-grader covers math and medcalc tasks; {args.task!r} is {cfg.kind}")
-        return 2
     try:
-        rows = load_rows(cfg.test_data, f"task {cfg.name!r} (test)")
-    except DataUnavailable as e:
-        err_console.print(f"[red]error:[/] {e}")
+        report = audit_task(args.task)  # the task YAML picks the audit and the data (--data-dir is global)
+    except (ValueError, DataUnavailable) as e:
+        err_console.print(f"[red]error:[/] {e}", highlight=False, markup=False)
         return 2
-    report = audit_medcalc(rows) if cfg.kind == "medcalc" else audit_math(rows, cfg.dataset or cfg.name)
     console.print(render_audit(report, max_rows=args.max_rows))
     return 0
 
@@ -268,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except ConfigError as e:
         err_console.print(f"[red]error:[/] {e}", highlight=False)
+        return 2
+    except RecordError as e:  # a run folder of another schema version or of another entry: refused, not reused
+        err_console.print(f"error: {e}", highlight=False, markup=False)
         return 2
 
 

@@ -1,4 +1,4 @@
-"""`harness compare A B`: is B better than A, task by task, beyond the noise?
+"""`harness compare A B` (print_comparison): is B better than A, task by task, beyond the noise?
 
 Differences are B - A ("what B gains over A"), each with a 95% interval from a paired bootstrap:
 A and B see the same resampled test items in every replicate (items keep their order across runs
@@ -28,8 +28,9 @@ from harness.bootstrap import (
     percentile_interval,
     replicate_group,
 )
+from harness.paths import path_component, path_under
+from harness.record import RunRecord, as_record
 from harness.render.load import METRICS, read_metrics, seed_dirs
-from harness.scoring import entry_of
 
 
 class CompareError(ValueError):
@@ -69,25 +70,25 @@ class CompareResult:
     n_boot: int = N_BOOT
 
 
-def _side_label(records: Sequence[dict]) -> str:
-    names = sorted({str(r.get("submission")) for r in records})
-    points = sorted({str(r["point"]) for r in records if r.get("point") is not None})
+def _side_label(records: Sequence[RunRecord]) -> str:
+    names = sorted({r.submission for r in records})
+    points = sorted({r.point for r in records if r.point is not None})
     return ", ".join(names) + (f" @ {', '.join(points)}" if points else "")
 
 
-def _check_side(records: Sequence[dict], side: str) -> list[str]:
+def _check_side(records: Sequence[RunRecord], side: str) -> list[str]:
     if not records:
         raise CompareError(f"side {side} has no runs")
-    entries = {entry_of(r) for r in records}
+    entries = {r.entry for r in records}
     if len(entries) > 1:
         listed = ", ".join(sorted(f"{t}/{s}" + (f" @ {p}" if p is not None else "") for t, s, p in entries))
         raise CompareError(f"side {side} mixes several entries ({listed}); pick one submission (and point)")
     notes = []
     for r in records:
-        if r.get("status") != "ok":
-            notes.append(f"{side} seed {r.get('seed')}: status {r.get('status')}, left out")
-        elif not (r.get("budget") or {}).get("within_budget", True):
-            notes.append(f"{side} seed {r.get('seed')}: over budget, kept but would be invalid on the leaderboard")
+        if r.status != "ok":
+            notes.append(f"{side} seed {r.seed}: status {r.status}, left out")
+        elif r.budget is not None and r.budget.within_budget is False:
+            notes.append(f"{side} seed {r.seed}: over budget, kept but would be invalid on the leaderboard")
     return notes
 
 
@@ -96,36 +97,39 @@ def _row(name: str, role: str, a: Estimated, b: Estimated, n_items: int | None) 
     return CompareRow(name, role, a.value, b.value, b.value - a.value, low, high, n_items)
 
 
-def _n_items(records: Sequence[dict], task: str) -> set[int]:
-    return {len(r["tasks"][task].get("item_scores") or []) for r in records if task in (r.get("tasks") or {})}
+def _n_items(records: Sequence[RunRecord], task: str) -> set[int]:
+    return {len(r.tasks[task].item_scores) for r in records if task in r.tasks}
 
 
-def compare(records_a: Sequence[dict], records_b: Sequence[dict],
+def compare(records_a: Sequence[RunRecord | dict], records_b: Sequence[RunRecord | dict],
             n_boot: int = N_BOOT, seed: int = BOOTSTRAP_SEED) -> CompareResult:
-    """Compare two entries (each: its runs over seeds). Pure; raises CompareError on unusable input."""
+    """Compare two entries (each: its runs over seeds). Pure; raises CompareError on unusable input.
+
+    Plain dicts are validated as RunRecords (harness/record.py)."""
+    records_a, records_b = [as_record(r) for r in records_a], [as_record(r) for r in records_b]
     warnings = _check_side(records_a, "A") + _check_side(records_b, "B")
-    ok_a = [r for r in records_a if r.get("status") == "ok" and r.get("tasks")]
-    ok_b = [r for r in records_b if r.get("status") == "ok" and r.get("tasks")]
+    ok_a = [r for r in records_a if r.scored]
+    ok_b = [r for r in records_b if r.scored]
     if not ok_a or not ok_b:
         raise CompareError(f"side {'A' if not ok_a else 'B'} has no finished run with task scores")
 
-    track_a, track_b = ok_a[0]["track"], ok_b[0]["track"]
+    track_a, track_b = ok_a[0].track, ok_b[0].track
     if track_a != track_b:
         warnings.append(f"A is on track {track_a} and B on {track_b}: test items may differ, so pairing may not hold")
-    if {r.get("track_version") for r in ok_a} != {r.get("track_version") for r in ok_b}:
+    if {r.track_version for r in ok_a} != {r.track_version for r in ok_b}:
         warnings.append("A and B were scored on different track versions: test items may differ")
 
     # One set of item draws for both sides: this is what makes the bootstrap paired.
     draws = ItemDraws(track_a, n_boot=n_boot, seed=seed)
-    reps_a = replicate_group(ok_a, draws, entry_of(ok_a[0]))
-    reps_b = replicate_group(ok_b, draws, entry_of(ok_b[0]))
+    reps_a = replicate_group(ok_a, draws, ok_a[0].entry)
+    reps_b = replicate_group(ok_b, draws, ok_b[0].entry)
 
     shared = [t for t in reps_a.tasks if t in reps_b.tasks]
     for only, side in ((set(reps_a.tasks) - set(shared), "A"), (set(reps_b.tasks) - set(shared), "B")):
         if only:
             warnings.append(f"only {side} has task(s) {', '.join(sorted(only))}: not compared")
 
-    roles = {t: next(r["tasks"][t].get("role", "domain") for r in ok_a if t in r["tasks"]) for t in shared}
+    roles = {t: next(r.tasks[t].role for r in ok_a if t in r.tasks) for t in shared}
     rows = []
     for task in sorted(shared, key=lambda t: (roles[t] != "domain", t)):
         sizes = _n_items(ok_a, task) | _n_items(ok_b, task)
@@ -138,7 +142,7 @@ def compare(records_a: Sequence[dict], records_b: Sequence[dict],
 
     return CompareResult(
         a=_side_label(records_a), b=_side_label(records_b), track=track_a,
-        seeds_a=tuple(r.get("seed") for r in ok_a), seeds_b=tuple(r.get("seed") for r in ok_b),
+        seeds_a=tuple(r.seed for r in ok_a), seeds_b=tuple(r.seed for r in ok_b),
         rows=tuple(rows), warnings=tuple(warnings), n_boot=n_boot,
     )
 
@@ -171,13 +175,13 @@ def compare_to_json(result: CompareResult) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def _records_in(directory: Path) -> list[dict]:
+def _records_in(directory: Path) -> list[RunRecord]:
     if (directory / METRICS).is_file():
         return [read_metrics(directory)]
     return [read_metrics(d) for d in seed_dirs(directory)]
 
 
-def resolve_side(arg: str, runs_dir: Path, track: str | None) -> list[dict]:
+def resolve_side(arg: str, runs_dir: Path, track: str | None) -> list[RunRecord]:
     """A side of a comparison: a run directory (a seed dir or a submission dir with seed*/), or a
     submission name looked up under runs_dir/<track>/<name>/; without a track the name must be unique."""
     path = Path(arg)
@@ -188,8 +192,10 @@ def resolve_side(arg: str, runs_dir: Path, track: str | None) -> list[dict]:
         return records
 
     runs_dir = Path(runs_dir)
-    tracks = [track] if track else sorted(p.name for p in runs_dir.glob("*") if p.is_dir())
-    found = {t: _records_in(runs_dir / t / arg) for t in tracks if (runs_dir / t / arg).is_dir()}
+    # Folder names are escaped names (harness/paths.py): look the names up the way the runner stored them.
+    tracks = [path_component(track)] if track else sorted(p.name for p in runs_dir.glob("*") if p.is_dir())
+    name = path_component(arg)
+    found = {t: _records_in(runs_dir / t / name) for t in tracks if (runs_dir / t / name).is_dir()}
     found = {t: records for t, records in found.items() if records}
     if not found:
         where = f"{runs_dir}/{track}/" if track else f"any track under {runs_dir}/"
@@ -199,21 +205,22 @@ def resolve_side(arg: str, runs_dir: Path, track: str | None) -> list[dict]:
     return next(iter(found.values()))
 
 
-def _baseline_sides(a_records: list[dict], runs_dir: Path, baseline_names: Sequence[str]) -> list[list[dict]]:
+def _baseline_sides(a_records: list[RunRecord], runs_dir: Path,
+                    baseline_names: Sequence[str]) -> list[list[RunRecord]]:
     """Every baseline entry on A's track: named in baseline_names, or marked "baseline": true."""
-    track = a_records[0]["track"]
-    own = {r.get("submission") for r in a_records}
+    track_dir = path_under(runs_dir, a_records[0].track)
+    own = {r.submission for r in a_records}
     sides = []
-    for submission_dir in sorted(p for p in (Path(runs_dir) / track).glob("*") if p.is_dir()):
+    for submission_dir in sorted(p for p in track_dir.glob("*") if p.is_dir()):
         records = _records_in(submission_dir)
-        if not records or records[0].get("submission") in own:
+        if not records or records[0].submission in own:
             continue
-        if records[0].get("submission") in baseline_names or any(r.get("baseline") is True for r in records):
+        if records[0].submission in baseline_names or any(r.baseline for r in records):
             sides.append(records)
     return sides
 
 
-def cmd_compare(a: str, b: str | None, runs_dir: Path, track: str | None, baselines: bool, as_json: bool,
+def print_comparison(a: str, b: str | None, runs_dir: Path, track: str | None, baselines: bool, as_json: bool,
                 baseline_names: Sequence[str] = (), console: Console | None = None) -> int:
     """`harness compare A [B] [--baselines] [--json]`: prints the comparison; returns the exit code.
 
@@ -228,7 +235,7 @@ def cmd_compare(a: str, b: str | None, runs_dir: Path, track: str | None, baseli
         if baselines:
             sides = _baseline_sides(a_records, runs_dir, baseline_names)
             if not sides:
-                raise CompareError(f"no baseline runs on track {a_records[0]['track']} under {runs_dir}")
+                raise CompareError(f"no baseline runs on track {a_records[0].track} under {runs_dir}")
             results = [compare(side, a_records) for side in sides]
         else:
             results = [compare(a_records, resolve_side(b, runs_dir, track))]

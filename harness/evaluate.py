@@ -29,7 +29,10 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 @dataclass
-class TaskResult:
+class TaskEvaluation:
+    """One run's evaluation of one task: its metrics.json `tasks.<name>` entry (harness.record.TaskMetrics
+    fields) and its samples. Not harness.scoring.TaskScore, which is an entry's seed mean with intervals."""
+
     name: str
     role: str
     metrics: dict[str, Any]
@@ -45,7 +48,7 @@ def evaluate_task(
     cfg: EvalConfig,
     progress: Progress | None = None,
     backend: str = "transformers",
-) -> TaskResult:
+) -> TaskEvaluation:
     sampling = cfg.sampling()
     completions = generate_with(backend, model, tokenizer, [ex.prompt for ex in items], sampling, progress,
                                 f"eval {task.name}")
@@ -93,10 +96,10 @@ def evaluate_task(
         "item_scores": item_scores,
     }
     metrics.update(task.headline(samples, cfg.k) or {})
-    return TaskResult(task.name, role, metrics, samples)
+    return TaskEvaluation(task.name, role, metrics, samples)
 
 
-def summarize(results: list[TaskResult]) -> dict[str, float | None]:
+def summarize(results: list[TaskEvaluation]) -> dict[str, float | None]:
     """Domain and general scores: the mean of the task scores of each role (0-100).
 
     Entries with a status other than "ok" (a general benchmark that is unavailable, skipped or dropped) do not count.

@@ -6,7 +6,7 @@ harness writes lm-eval task YAMLs with absolute data paths into the run folder a
 `TaskManager(include_path=...)`, so nothing touches the network. Without one, entries run lm-eval's
 builtin tasks on hub datasets. An entry whose data is missing is reported as unavailable, one that
 executes model-written code as skipped unless code execution is allowed; neither counts in the
-general score. Each scored task becomes a `TaskResult` shaped like the harness's own task metrics
+general score. Each scored task becomes a `TaskEvaluation` shaped like the harness's own task metrics
 (role "general", score 0-100, item_scores in document order), and its per-document records go to
 <run dir>/samples/lmeval-<task>.jsonl.
 
@@ -32,7 +32,7 @@ from typing import Any
 from rich.console import Console
 
 from harness.data import data_dir
-from harness.evaluate import TaskResult
+from harness.evaluate import TaskEvaluation
 from harness.hashing import stable_hash
 from harness.runs import atomic_write_json, atomic_write_jsonl
 from harness.schemas import GeneralSuiteConfig, TrackConfig
@@ -51,7 +51,7 @@ class Unavailable(Exception):
 
 @dataclass
 class SuiteOutcome:
-    results: list[TaskResult]
+    results: list[TaskEvaluation]
     """Scored tasks that count in the general score (role "general")."""
     record: dict[str, Any]
     """The metrics.json `general_suite` block: settings, every task's status, dropped and unavailable tasks."""
@@ -307,7 +307,7 @@ def run_suite(model, tokenizer, gs: GeneralSuiteConfig, out: Path | None, consol
     root = data_dir()
     allowed = gs.allow_code_execution or allow_code_execution
     statuses: dict[str, dict[str, Any]] = {}
-    results: list[TaskResult] = []
+    results: list[TaskEvaluation] = []
     scores: dict[str, float] = {}
     executed_code = False
     t_start = time.perf_counter()
@@ -371,7 +371,7 @@ def run_suite(model, tokenizer, gs: GeneralSuiteConfig, out: Path | None, consol
         metrics["wall_seconds"] = round(time.perf_counter() - t0, 2)
         if out is not None:
             atomic_write_jsonl(out / "samples" / f"lmeval-{entry.name}.jsonl", records)
-        results.append(TaskResult(entry.name, "general", metrics, []))
+        results.append(TaskEvaluation(entry.name, "general", metrics, []))
         scores[entry.name] = metrics["score"]
         statuses[entry.name] = {"status": "ok", "lm_eval_task": entry.lm_eval_task, "score": metrics["score"],
                                 "metric": metrics["metric"], "n": metrics["n"]}

@@ -22,6 +22,7 @@ from trl import SFTConfig, SFTTrainer
 from harness.hashing import stable_hash
 from harness.progress import use_rich_progress
 from harness.runs import atomic_write_json
+from harness.paths import path_under
 from harness.schemas import TrackConfig
 from harness.tokenizer import ALPHABET, CHAT_TEMPLATE, build_char_tokenizer
 from harness.track_data import pretrain_examples, test_prompts, to_dataset
@@ -55,7 +56,7 @@ def recipe_key(track: TrackConfig) -> str:
 
 
 def base_model_dir(track: TrackConfig) -> Path:
-    return cache_root() / "base-models" / f"{track.name}-{recipe_key(track)}"
+    return path_under(cache_root() / "base-models", f"{track.name}-{recipe_key(track)}")  # track names are user text
 
 
 def build_model(track: TrackConfig, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:

@@ -7,7 +7,6 @@ track's settings, write samples, then metrics.json last.
 
 from __future__ import annotations
 
-import json
 import time
 import traceback
 from dataclasses import dataclass
@@ -26,17 +25,29 @@ from harness.methods import TrainContext, config_class, get_method
 from harness.prepare import finish_training, prepare_training
 from harness.model_folders import check_recipe_runs
 from harness.models import load_base_model, resolve_base_model, template_fingerprint
-from harness.runs import atomic_write_json, atomic_write_jsonl, is_finished, provenance, read_metrics, run_dir
+from harness.record import SCHEMA_VERSION, RunRecord
+from harness.runs import (
+    METRICS_FILE,
+    POINTS_FILE,
+    adopt_legacy_run,
+    atomic_write_json,
+    atomic_write_jsonl,
+    check_owner,
+    is_finished,
+    provenance,
+    read_points,
+    read_record,
+    run_dir,
+    write_ledger,
+    write_points,
+    write_record,
+)
 from harness.schemas import SubmissionConfig, TrackConfig
 from harness.track_data import eval_tasks, test_items
-
-METRICS_SCHEMA = 1
 
 
 class TemplateMismatch(RuntimeError):
     """Evaluation would use another chat template or end token than training did."""
-
-POINTS_FILE = "points.json"
 
 
 @dataclass(frozen=True)
@@ -64,17 +75,23 @@ def progress_bar(console: Console) -> Progress:
 
 
 def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[str, Any]]:
-    """Run (or reuse) one run and return the metrics of each of its points (usually one)."""
+    """Run (or reuse) one run and return the metrics.json content of each of its points (usually one).
+
+    Every metrics.json is validated through harness.record.RunRecord before it is written.
+    """
     console = console or Console(stderr=True)
     out = run_dir(req.runs_dir, req.track.name, req.submission.name, req.seed)
+    if adopt_legacy_run(req.runs_dir, req.track.name, req.submission.name, req.seed):
+        console.print(f"[dim]moved this run's folder from the old folder naming to {out}[/]")
+    check_owner(out, req.track.name, req.submission.name)
     if not req.force and is_finished(out):
         console.print(f"[dim]{out} is finished; reusing it (--force to redo)[/]")
-        return [read_metrics(d) for d in _point_dirs(req, out)]
+        return [read_record(d).to_json_dict() for d in _point_dirs(req, out)]
     method = get_method(req.submission.method)
     hp = resolve_hyperparameters(req.submission, req.track)
     check_recipe_runs(req.submission.data, req.runs_dir, req.track.name, req.seed)  # before any directory exists
     out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").unlink(missing_ok=True)
+    (out / METRICS_FILE).unlink(missing_ok=True)
     (out / POINTS_FILE).unlink(missing_ok=True)
     config = {
         "track": req.track.model_dump(),
@@ -87,7 +104,7 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
     atomic_write_json(out / "config.json", config)
     atomic_write_json(out / "provenance.json", provenance())
     base = {
-        "schema": METRICS_SCHEMA,
+        "schema": SCHEMA_VERSION,
         "track": req.track.name,
         "track_version": track_version(req.track),
         "submission": req.submission.name,
@@ -103,25 +120,28 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
         for label, model, tokenizer in points:
             pdir = out if label is None else run_dir(req.runs_dir, req.track.name, req.submission.name, req.seed, label)
             if label is not None:
+                check_owner(pdir, req.track.name, req.submission.name, label)
                 pdir.mkdir(parents=True, exist_ok=True)
                 atomic_write_json(pdir / "config.json", {**config, "point": label, "trained_in": str(out)})
                 atomic_write_json(pdir / "provenance.json", provenance())
-                atomic_write_json(pdir / "ledger.json", ledger)
+                write_ledger(pdir, ledger)
             metrics = {**base, "point": label, **_evaluate(req, model, tokenizer, pdir, ledger, timings, console)}
             metrics.update(prep.metrics(metrics, ledger["used"]["optimizer_steps"]))  # data_recipe, curve
-            atomic_write_json(pdir / "metrics.json", metrics)
-            results.append(metrics)
+            record = RunRecord.model_validate(metrics)
+            write_record(pdir, record)
+            results.append(record.to_json_dict())
     except Exception as e:  # recorded so the leaderboard lists it as failed; the run is redone next time
         atomic_write_json(out / "error.json", {"error": repr(e), "traceback": traceback.format_exc()})
         failed = {"status": "failed", "error": f"{type(e).__name__}: {e}", "tasks": {}, "domain": None,
                   "general": None, "budget": None}
-        atomic_write_json(out / "metrics.json", {**base, **failed})
+        record = RunRecord.model_validate({**base, **failed})
+        write_record(out, record)
         if isinstance(e, TrainingDiverged):  # the method's outcome, not a harness fault: recorded, a study goes on
-            return [{**base, **failed}]
+            return [record.to_json_dict()]
         raise
     if points and points[0][0] is not None:
         # One training run, several evaluated points: the training folder lists them (and so is finished).
-        atomic_write_json(out / POINTS_FILE, {"points": [label for label, _, _ in points]})
+        write_points(out, [label for label, _, _ in points])
     return results
 
 
@@ -133,10 +153,12 @@ def resolve_hyperparameters(submission: SubmissionConfig, track: TrackConfig):
 
 
 def _point_dirs(req: RunRequest, out: Path) -> list[Path]:
-    listed = out / POINTS_FILE
-    if listed.is_file():
-        labels = json.loads(listed.read_text())["points"]
-        return [run_dir(req.runs_dir, req.track.name, req.submission.name, req.seed, p) for p in labels]
+    labels = read_points(out)
+    if labels is not None:
+        dirs = [run_dir(req.runs_dir, req.track.name, req.submission.name, req.seed, p) for p in labels]
+        for label, pdir in zip(labels, dirs):
+            check_owner(pdir, req.track.name, req.submission.name, label)
+        return dirs
     return [out]
 
 
@@ -170,7 +192,7 @@ def _train(req: RunRequest, method, hp, out: Path, console: Console):
         timings["train"] = round(time.perf_counter() - t0, 2)
         atomic_write_json(out / "train_log.json", meter.log_history)
     ledger = meter.report()
-    atomic_write_json(out / "ledger.json", ledger)
+    write_ledger(out, ledger)
     points = [(label, m, tokenizer) for label, m in method.points(model, ctx, hp)]
     for label, _, tok in points:
         if template_fingerprint(tok) != template:

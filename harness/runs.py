@@ -1,7 +1,9 @@
-"""Run directories: where a run lives, atomic writes, and whether it is finished.
+"""Run directories: where a run lives, atomic writes, reading and writing its records, and whether it is finished.
 
 A run is finished when its metrics.json exists with a status other than "failed"; metrics.json is
-written last and atomically, so an interrupted run is simply redone.
+written last and atomically, so an interrupted run is simply redone. Records go through the typed
+models of harness/record.py both ways; folder names through harness/paths.py (injective, and
+always inside the runs directory).
 """
 
 from __future__ import annotations
@@ -16,18 +18,48 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from harness.paths import path_component, path_under
+from harness.record import Budget, Points, RecordError, RunRecord, parse_record
+
 DEFAULT_RUNS_DIR = Path("runs")
+METRICS_FILE = "metrics.json"
+POINTS_FILE = "points.json"
+LEDGER_FILE = "ledger.json"
 
 
 def run_dir(runs_dir: Path, track: str, submission: str, seed: int, point: str | None = None) -> Path:
-    name = submission if point is None else f"{submission}@{point}"
-    return Path(runs_dir) / track / safe_name(name) / f"seed{seed}"
+    """RUNS_DIR/<track>/<submission>[@<point>]/seed<seed>, each name escaped by harness.paths.path_component.
+
+    Injective: "@" is always escaped inside a name, so the folder splits back into (submission, point)
+    and two different (track, submission, point, seed) never share a folder; and it is under runs_dir.
+    """
+    entry = path_component(submission) + ("" if point is None else "@" + path_component(str(point)))
+    return path_under(runs_dir, track) / entry / f"seed{int(seed)}"
 
 
-def safe_name(name: str) -> str:
-    """A folder name for untrusted submission names: keep [A-Za-z0-9._@=-], replace the rest."""
+def _legacy_folder_name(name: str) -> str:
+    """The folder naming before harness/paths.py (not injective: "a/b" and "a_b" both gave "a_b")."""
     out = "".join(c if c.isalnum() or c in "._@=-" else "_" for c in name).strip(".")
     return out or "_"
+
+
+def adopt_legacy_run(runs_dir: Path, track: str, submission: str, seed: int) -> Path | None:
+    """Move a run written under the old folder naming (sweeps: "sw[lr=0.1]" was "sw_lr=0.1_") to its current
+    folder, when the current one does not exist yet and the old one holds this very entry's record; returns
+    the new folder, or None when there was nothing to move. Another entry's folder is left alone."""
+    new = run_dir(runs_dir, track, submission, seed)
+    old = Path(runs_dir) / track / _legacy_folder_name(submission) / f"seed{int(seed)}"
+    if new.exists() or old == new or "/" in track or track in ("", ".", "..") or not old.is_dir():
+        return None
+    try:
+        check_owner(old, track, submission)
+    except RecordError:
+        return None
+    if not (old / METRICS_FILE).is_file() and not (old / POINTS_FILE).is_file():
+        return None
+    new.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(old, new)
+    return new
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -52,19 +84,72 @@ def atomic_write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     atomic_write_text(path, "".join(json.dumps(r, default=str) + "\n" for r in rows))
 
 
-def read_metrics(path: Path) -> dict[str, Any] | None:
-    f = Path(path) / "metrics.json"
+def write_record(path: Path, record: RunRecord) -> None:
+    """metrics.json of one run (or point) folder, through the typed record."""
+    atomic_write_json(Path(path) / METRICS_FILE, record.to_json_dict())
+
+
+def read_record(path: Path) -> RunRecord | None:
+    """The record in a run folder's metrics.json (None when there is none yet), with run_dir set.
+
+    A file that is not JSON, of another schema version or malformed raises RecordError naming the
+    file and how to redo the run.
+    """
+    f = Path(path) / METRICS_FILE
     if not f.is_file():
         return None
-    return json.loads(f.read_text())
+    try:
+        data = json.loads(f.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise RecordError(f"{f}: not valid JSON ({err}); rerun the run with --force or move the folder away") from None
+    return parse_record(data, str(f)).model_copy(update={"run_dir": str(Path(path))})
+
+
+def write_ledger(path: Path, ledger: dict[str, Any]) -> Budget:
+    """ledger.json of a run folder, through the typed budget; returns it."""
+    budget = Budget.model_validate(ledger)
+    atomic_write_json(Path(path) / LEDGER_FILE, budget.to_json_dict())
+    return budget
+
+
+def write_points(path: Path, labels: list[str]) -> None:
+    """points.json: the point labels of a training run that yields several points (marks it finished)."""
+    atomic_write_json(Path(path) / POINTS_FILE, Points(points=labels).to_json_dict())
+
+
+def read_points(path: Path) -> list[str] | None:
+    f = Path(path) / POINTS_FILE
+    if not f.is_file():
+        return None
+    try:
+        return Points.model_validate_json(f.read_text(encoding="utf-8")).points
+    except ValueError as err:
+        raise RecordError(f"{f}: not a valid points file ({err}); rerun the run with --force") from None
 
 
 def is_finished(path: Path) -> bool:
     """metrics.json with a status other than "failed", or (a run with several points) points.json."""
-    if (Path(path) / "points.json").is_file():
+    if (Path(path) / POINTS_FILE).is_file():
         return True
-    m = read_metrics(path)
-    return m is not None and m.get("status") != "failed"
+    record = read_record(path)
+    return record is not None and record.status != "failed"
+
+
+def check_owner(path: Path, track: str, submission: str, point: str | None = None) -> None:
+    """Refuse a run folder whose record belongs to another entry (a folder written under the old folder
+    naming, or merged by a case-insensitive file system): reusing or overwriting it would mix two entries."""
+    f = Path(path) / METRICS_FILE
+    try:  # identity only, read leniently: a record of an older schema of this same entry may be redone (--force)
+        data = json.loads(f.read_text(encoding="utf-8")) if f.is_file() else None
+    except (OSError, ValueError):
+        return
+    if not isinstance(data, dict):
+        return
+    found = (data.get("track"), data.get("submission"), None if data.get("point") is None else str(data.get("point")))
+    if found != (track, submission, point):
+        raise RecordError(f"{f} holds the run of {found}, not of "
+                          f"{(track, submission, point)}; move that folder away (it was written under another "
+                          "folder naming, or the file system merged the two names)")
 
 
 PACKAGES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers", "math-verify", "lm-eval")

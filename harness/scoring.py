@@ -1,7 +1,7 @@
 """The scorer: run records in, leaderboard rows out. Pure: no file reads, no torch, no plots.
 
-A run record is a parsed metrics.json (docs/runs.md), optionally with a "run_dir" key. Runs are
-grouped into entries by (track, submission, point); an entry's scores are means over its seeds
+A run record is a harness.record.RunRecord (metrics.json, docs/runs.md; a plain parsed dict is
+validated into one, which is pure). Runs are grouped into entries by (track, submission, point); an entry's scores are means over its seeds
 with bootstrap intervals (harness/bootstrap.py), and its deltas are paired against the track's
 base model, the submission named "base". The site, the exports and `harness compare` all read
 these rows; nothing else computes a leaderboard number.
@@ -23,11 +23,10 @@ from harness.bootstrap import (
     ItemDraws,
     percentile_interval,
     replicate_group,
-    role_mean,
 )
+from harness.record import Budget, RunRecord, as_record
 
 BASE_SUBMISSION = "base"
-SCHEMA = 1
 
 RANK_RULE = (
     "Valid entries are ranked by their total gain over the track's base model, "
@@ -64,8 +63,10 @@ class Estimate:
 
 
 @dataclass(frozen=True)
-class TaskResult:
-    """One task of one entry: its headline score and its delta against the base entry."""
+class TaskScore:
+    """One task of one entry: its headline score and its delta against the base entry (seed mean, intervals).
+
+    Not to be confused with harness.evaluate.TaskEvaluation, one run's raw evaluation of a task."""
 
     task: str
     role: str
@@ -115,7 +116,7 @@ class Row:
     """1-based tie group; entries in one group are not separated by the rank rule."""
     tie_size: int
     is_base: bool
-    tasks: tuple[TaskResult, ...]
+    tasks: tuple[TaskScore, ...]
     runs: tuple[RunSummary, ...]
 
     @property
@@ -151,31 +152,26 @@ class Leaderboard:
     bootstrap_seed: int = BOOTSTRAP_SEED
 
 
-def invalid_reason(record: Mapping, current_versions: Mapping[str, str]) -> str | None:
-    """Why a run must not count, or None. Checked in the order a reader would fix them."""
-    if record.get("schema") != SCHEMA:
-        return f"unsupported metrics schema {record.get('schema')!r} (expected {SCHEMA})"
-    status = record.get("status")
-    if status != "ok":
-        error = record.get("error")
-        return f"status {status}" + (f": {error}" if error else "")
-    budget = record.get("budget") or {}
-    if budget.get("within_budget") is not True:
+def invalid_reason(record: RunRecord, current_versions: Mapping[str, str]) -> str | None:
+    """Why a run must not count, or None. Checked in the order a reader would fix them.
+
+    (A record of another schema version never gets here: reading it is refused, harness/record.py.)"""
+    if record.status != "ok":
+        return f"status {record.status}" + (f": {record.error}" if record.error else "")
+    budget = record.budget or Budget()
+    if budget.within_budget is not True:
         return "over budget" + _overrun(budget)
-    track = record.get("track")
-    if track not in current_versions:
-        return f"track {track!r} is not defined any more"
-    if record.get("track_version") != current_versions[track]:
-        return f"scored on track version {record.get('track_version')}, current is {current_versions[track]}"
-    if not record.get("tasks"):
+    if record.track not in current_versions:
+        return f"track {record.track!r} is not defined any more"
+    if record.track_version != current_versions[record.track]:
+        return f"scored on track version {record.track_version}, current is {current_versions[record.track]}"
+    if not record.tasks:
         return "no task scores"
     return None
 
 
-def _overrun(budget: Mapping) -> str:
-    caps, used = budget.get("caps") or {}, budget.get("used") or {}
-    over = [f"{k} {used[k]:g} > cap {cap:g}" for k, cap in caps.items()
-            if cap is not None and isinstance(used.get(k), (int, float)) and used[k] > cap]
+def _overrun(budget: Budget) -> str:
+    over = [f"{k} {used:g} > cap {cap:g}" for k, used, cap in budget.overruns()]
     return f" ({', '.join(over)})" if over else ""
 
 
@@ -201,15 +197,15 @@ def _total(entry: GroupReplicates, base: GroupReplicates, is_base: bool) -> Esti
     return Estimate(value, *percentile_interval(reps))
 
 
-def _mean_budget(runs: list[dict]) -> tuple[dict[str, float], dict[str, float | None]]:
+def _mean_budget(runs: list[RunRecord]) -> tuple[dict[str, float], dict[str, float | None]]:
     used: dict[str, list[float]] = defaultdict(list)
     caps: dict[str, float | None] = {}
     for run in runs:
-        budget = run.get("budget") or {}
-        for k, v in (budget.get("used") or {}).items():
+        budget = run.budget or Budget()
+        for k, v in budget.used.items():
             if isinstance(v, (int, float)):
                 used[k].append(float(v))
-        caps.update(budget.get("caps") or {})
+        caps.update(budget.caps)
     return {k: float(np.mean(v)) for k, v in sorted(used.items())}, dict(sorted(caps.items()))
 
 
@@ -218,7 +214,7 @@ class _Entry:
     """An entry's runs plus their replicates, before rows are frozen."""
 
     key: tuple[str, str, str | None]
-    runs: list[dict]
+    runs: list[RunRecord]
     reasons: list[str | None]
     reps: GroupReplicates
 
@@ -227,23 +223,17 @@ class _Entry:
         seeds_by_reason: dict[str, list[str]] = defaultdict(list)
         for run, reason in zip(self.runs, self.reasons):
             if reason:
-                seeds_by_reason[reason].append(str(run.get("seed")))
+                seeds_by_reason[reason].append(str(run.seed))
         return "; ".join(f"seed{'s' if len(seeds) > 1 else ''} {', '.join(seeds)}: {reason}"
                          for reason, seeds in seeds_by_reason.items()) or None
 
 
-def entry_of(record: Mapping) -> tuple[str, str, str | None]:
-    """The entry a run belongs to: (track, submission, point), the point as text (JSON may hold a number)."""
-    point = record.get("point")
-    return record["track"], record["submission"], None if point is None else str(point)
-
-
-def _group_runs(records: Iterable[dict]) -> dict[tuple, list[dict]]:
-    groups: dict[tuple, list[dict]] = defaultdict(list)
+def _group_runs(records: Iterable[RunRecord]) -> dict[tuple, list[RunRecord]]:
+    groups: dict[tuple, list[RunRecord]] = defaultdict(list)
     for record in records:
-        groups[entry_of(record)].append(record)
+        groups[record.entry].append(record)
     for runs in groups.values():
-        runs.sort(key=lambda r: (r.get("seed") is None, r.get("seed")))
+        runs.sort(key=lambda r: r.seed)
     return groups
 
 
@@ -251,8 +241,8 @@ def _task_infos(entries: list[_Entry]) -> tuple[TaskInfo, ...]:
     infos: dict[str, TaskInfo] = {}
     for entry in entries:
         for run in entry.runs:
-            for name, m in (run.get("tasks") or {}).items():
-                infos.setdefault(name, TaskInfo(name, m.get("role", "domain"), m.get("metric", "")))
+            for name, m in run.tasks.items():
+                infos.setdefault(name, TaskInfo(name, m.role, m.metric))
     # Domain tasks first: they are what a submission is trying to improve.
     return tuple(sorted(infos.values(), key=lambda t: (t.role != "domain", t.name)))
 
@@ -292,36 +282,37 @@ def _order_key(row: dict) -> tuple:
     return (2, 0, 0.0, label)
 
 
-def general_suite_notes(records: list[dict]) -> list[str]:
+def general_suite_notes(records: list[RunRecord]) -> list[str]:
     """What the page must say about a track's lm-eval general suite (metrics.json `general_suite`, docs/runs.md):
     its tasks that did not run, and, when TALR's drop_below_base is on, the threshold and the tasks it dropped."""
-    suites = [r["general_suite"] for r in records if r.get("status") == "ok" and r.get("general_suite")]
+    suites = [r.general_suite for r in records if r.status == "ok" and r.general_suite]
     if not suites:
         return []
     first = suites[0]
-    notes = [f"General benchmarks from lm-eval suite {first['name']!r}"
-             + (f", the first {first['limit']} documents of each" if first.get("limit") else "")
-             + (", prompts in the chat template." if first.get("apply_chat_template") else ", raw prompts.")]
-    missing = sorted({name for s in suites for name in s.get("unavailable", [])})
+    notes = [f"General benchmarks from lm-eval suite {first.name!r}"
+             + (f", the first {first.limit} documents of each" if first.limit else "")
+             + (", prompts in the chat template." if first.apply_chat_template else ", raw prompts.")]
+    missing = sorted({name for s in suites for name in s.unavailable})
     if missing:
         notes.append(f"Not run, so not in the general score: {', '.join(missing)} (no local data or not allowed; "
                      "the reason is on each run's page).")
-    threshold = first.get("drop_below_base")
+    threshold = first.drop_below_base
     if threshold is not None:
-        dropped = sorted({name for s in suites for name in s.get("dropped", [])})
+        dropped = sorted({name for s in suites for name in s.dropped})
         notes.append(f"drop_below_base is on: general benchmarks on which the base model scores below {threshold:g} "
                      f"are left out of the general score (dropped: {', '.join(dropped) or 'none'}).")
     return notes
 
 
-def score_track(track: str, records: list[dict], current_versions: Mapping[str, str],
+def score_track(track: str, records: Iterable[RunRecord | Mapping], current_versions: Mapping[str, str],
                 n_boot: int = N_BOOT, seed: int = BOOTSTRAP_SEED) -> TrackTable:
     """Score every entry of one track."""
+    records = [as_record(r) for r in records]
     draws = ItemDraws(track, n_boot=n_boot, seed=seed)
     entries = []
     for key, runs in sorted(_group_runs(records).items(), key=lambda kv: (kv[0][1], kv[0][2] or "")):
         reasons = [invalid_reason(run, current_versions) for run in runs]
-        scored = [run for run in runs if run.get("status") == "ok"]
+        scored = [run for run in runs if run.status == "ok"]
         entries.append(_Entry(key, runs, reasons, replicate_group(scored, draws, key)))
 
     notes = []
@@ -362,36 +353,34 @@ def _row_fields(entry: _Entry, base: _Entry | None) -> dict:
 
     tasks = []
     for name, est in reps.tasks.items():
-        meta = next(run["tasks"][name] for run in entry.runs if name in (run.get("tasks") or {}))
+        meta = next(run.tasks[name] for run in entry.runs if name in run.tasks)
         delta = None
         if base_reps is not None:
             delta = Estimate(0.0, 0.0, 0.0) if is_base else _delta(est, base_reps.tasks.get(name))
-        tasks.append(TaskResult(name, meta.get("role", "domain"), meta.get("metric", ""), int(meta.get("n", 0)),
-                                _estimate(est), delta))
+        tasks.append(TaskScore(name, meta.role, meta.metric, int(meta.n), _estimate(est), delta))
 
     used, caps = _mean_budget(entry.runs)
     reason = entry.invalid_reason
     return dict(
-        track=track, submission=submission, description=str(first.get("description") or ""),
-        method=str(first.get("method") or ""), hyperparameters=dict(first.get("hyperparameters") or {}),
-        point=point, seeds=tuple(run.get("seed") for run in entry.runs),
+        track=track, submission=submission, description=first.description,
+        method=first.method, hyperparameters=dict(first.hyperparameters),
+        point=point, seeds=tuple(run.seed for run in entry.runs),
         domain=role("domain"), general=role("general"),
         domain_delta=role_delta("domain"), general_delta=role_delta("general"),
         total_delta=None if base_reps is None else _total(reps, base_reps, is_base),
         budget_used=used, budget_caps=caps, valid=reason is None, invalid_reason=reason,
         frontier=False, rank=None, tie_group=None, tie_size=0, is_base=is_base,
         tasks=tuple(tasks),
-        runs=tuple(RunSummary(run.get("seed"), run.get("run_dir"), str(run.get("status")), r,
-                              role_mean(run, "domain"), role_mean(run, "general"))
+        runs=tuple(RunSummary(run.seed, run.run_dir, run.status, r, run.role_mean("domain"), run.role_mean("general"))
                    for run, r in zip(entry.runs, entry.reasons)),
     )
 
 
-def score_runs(records: Iterable[dict], current_versions: Mapping[str, str],
+def score_runs(records: Iterable[RunRecord | Mapping], current_versions: Mapping[str, str],
                n_boot: int = N_BOOT, seed: int = BOOTSTRAP_SEED) -> Leaderboard:
-    """Score every track that has runs; tracks come in name order."""
-    by_track: dict[str, list[dict]] = defaultdict(list)
-    for record in records:
-        by_track[record["track"]].append(record)
+    """Score every track that has runs; tracks come in name order. Plain dicts are validated as RunRecords."""
+    by_track: dict[str, list[RunRecord]] = defaultdict(list)
+    for record in map(as_record, records):
+        by_track[record.track].append(record)
     tracks = tuple(score_track(t, by_track[t], current_versions, n_boot, seed) for t in sorted(by_track))
     return Leaderboard(tracks=tracks, n_boot=n_boot, bootstrap_seed=seed)

@@ -1,7 +1,7 @@
 """Graders for the real domain benchmarks: math (math-verify), MedCalc-Bench (official rules), ESCI.
 
 Every grader returns a `harness.grading.Grade`, so evaluation and RL rewards share one verdict.
-`harness.graders.audit` checks the graders against each benchmark's own gold answers.
+`harness.grader_audit` checks the graders against each benchmark's own gold answers.
 """
 
 from harness.graders.esci import esci_prompt, esci_scores, grade_esci

@@ -1,23 +1,27 @@
-"""Reading run directories (docs/runs.md) for the site and for compare: the I/O that scoring.py avoids."""
+"""Reading run directories (docs/runs.md) for the site and for compare: the I/O that scoring.py avoids.
+
+Records are read through harness.runs.read_record (the typed harness.record.RunRecord); a record of
+another schema version is refused with a RecordError that names the file and how to redo the run.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-METRICS = "metrics.json"
+from harness.record import RecordError, RunRecord
+from harness.runs import METRICS_FILE as METRICS
+from harness.runs import read_record
+
 RUN_FILES = {"config": "config.json", "provenance": "provenance.json", "ledger": "ledger.json"}
 """The files a run page shows, by the name the page uses."""
 
 
-def read_metrics(run_dir: Path) -> dict:
-    """One run's metrics.json plus "run_dir"; a clear error names the file that is not JSON."""
-    path = Path(run_dir) / METRICS
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from err
-    record["run_dir"] = str(Path(run_dir))
+def read_metrics(run_dir: Path) -> RunRecord:
+    """One run's record, with run_dir set; RecordError names a file that is not JSON or not a record of this schema."""
+    record = read_record(run_dir)
+    if record is None:
+        raise FileNotFoundError(f"{Path(run_dir) / METRICS}: no such file (the run is not finished)")
     return record
 
 
@@ -26,9 +30,21 @@ def seed_dirs(submission_dir: Path) -> list[Path]:
     return sorted(p.parent for p in Path(submission_dir).glob(f"seed*/{METRICS}"))
 
 
-def load_records(runs_dir: Path) -> list[dict]:
-    """Every finished run under runs_dir/<track>/<submission>/seed*/; unfinished runs have no metrics.json."""
-    return [read_metrics(p.parent) for p in sorted(Path(runs_dir).glob(f"*/*/seed*/{METRICS}"))]
+def load_records(runs_dir: Path) -> list[RunRecord]:
+    """Every finished run under runs_dir/<track>/<submission>/seed*/; unfinished runs have no metrics.json.
+
+    Two folders holding the same run (track, submission, point, seed) are refused rather than counted twice:
+    that happens when a run written under the old folder naming is run again under the current one.
+    """
+    records = [read_metrics(p.parent) for p in sorted(Path(runs_dir).glob(f"*/*/seed*/{METRICS}"))]
+    seen: dict[tuple, RunRecord] = {}
+    for record in records:
+        key = (*record.entry, record.seed)
+        if key in seen:
+            raise RecordError(f"{seen[key].run_dir} and {record.run_dir} both hold the run {key}; move the one "
+                              "written under the old folder naming away")
+        seen[key] = record
+    return records
 
 
 def load_run_files(run_dir: Path) -> dict[str, object]:

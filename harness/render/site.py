@@ -11,7 +11,8 @@ Layout of out_dir:
     tracks.{csv,json,md}                 export of the index table
     leaderboard.json                     every scored row with all fields
     runs/<track>/<submission>[/<point>]/seed<N>.html
-Names are slugged (runs.md: submission names are untrusted), with a hash when slugging changed them.
+Names are slugged (runs.md: submission names are untrusted) by harness.paths.path_component with "~"
+escapes: plain names stay as they are, two names never share a page, and no page leaves out_dir.
 Files from an earlier build that no longer correspond to a run are left in place.
 """
 
@@ -21,8 +22,7 @@ import base64
 import hashlib
 import json
 import os
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,22 +30,17 @@ import jinja2
 import markupsafe
 
 from harness import __version__
+from harness.paths import path_component
+from harness.record import Budget, RunRecord, as_record
 from harness.render import export, load, plot, tables
-from harness.scoring import RANK_RULE, Leaderboard, Row, RunSummary, TrackTable, entry_of, score_runs
+from harness.scoring import RANK_RULE, Leaderboard, Row, RunSummary, TrackTable, score_runs
 
 SamplesLoader = Callable[[str], Mapping[str, list[dict]]]
 RunFilesLoader = Callable[[str], Mapping[str, object]]
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
 def slug(name: str) -> str:
-    """A file-name-safe form of an untrusted name; a hash suffix keeps distinct names distinct."""
-    safe = _UNSAFE.sub("-", name).strip("-.")[:48]
-    if safe == name:
-        return safe
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{safe}-{digest}" if safe else digest
+    """A file name for an untrusted name, usable in an href as it is: injective, never leaves its folder."""
+    return path_component(name, escape="~")
 
 
 def track_page(track: str) -> str:
@@ -136,12 +131,12 @@ class _Writer:
         return links
 
 
-def _record_index(records: list[dict]) -> dict[tuple, dict]:
-    return {(*entry_of(record), record.get("seed")): record for record in records}
+def _record_index(records: list[RunRecord]) -> dict[tuple, RunRecord]:
+    return {(*record.entry, record.seed): record for record in records}
 
 
 def build_site(
-    records: list[dict],
+    records: Iterable[RunRecord | Mapping],
     out_dir: Path,
     current_versions: Mapping[str, str],
     samples_loader: SamplesLoader | None = None,
@@ -155,6 +150,7 @@ def build_site(
     files (load.load_samples, load.load_run_files); without them, or for a record without
     "run_dir", run pages show the metrics alone.
     """
+    records = [as_record(r) for r in records]
     out_dir = Path(out_dir)
     board = board if board is not None else score_runs(records, current_versions)
     writer = _Writer(out_dir, _environment(), generation_note(len(records), generated_at))
@@ -174,17 +170,22 @@ def build_site(
     return out_dir / "index.html"
 
 
-def _track_curves(track: TrackTable, by_run: dict[tuple, dict]) -> str | None:
+def _curve(record: RunRecord) -> list[dict] | None:
+    """The record's training curve as plot.py draws it ([{"step", "score", "mean_length"}, ...]), or None."""
+    return [point.to_json_dict() for point in record.curve] if record.curve else None
+
+
+def _track_curves(track: TrackTable, by_run: dict[tuple, RunRecord]) -> str | None:
     """Every valid entry's training curve (mean over its seeds), labelled by its # in the table; None without curves."""
     series = []
     for number, row in enumerate(track.rows, start=1):
-        curves = [by_run[(row.track, row.submission, row.point, run.seed)].get("curve") for run in row.runs]
+        curves = [_curve(by_run[(row.track, row.submission, row.point, run.seed)]) for run in row.runs]
         if row.valid and curves and all(curves):
             series.append((f"#{number}", plot.mean_curve(curves)))
     return plot.curves_svg(series) if series else None
 
 
-def _write_track(writer: _Writer, track: TrackTable, by_run: dict[tuple, dict]) -> None:
+def _write_track(writer: _Writer, track: TrackTable, by_run: dict[tuple, RunRecord]) -> None:
     page = track_page(track.track)
     stem = page.removesuffix(".html")
     leaderboard = tables.leaderboard_table(track, run_page)
@@ -195,19 +196,20 @@ def _write_track(writer: _Writer, track: TrackTable, by_run: dict[tuple, dict]) 
                 invalid=[row for row in track.rows if not row.valid])
 
 
-def _write_run(writer: _Writer, track: TrackTable, row: Row, run: RunSummary, record: dict,
+def _write_run(writer: _Writer, track: TrackTable, row: Row, run: RunSummary, record: RunRecord,
                samples_loader: SamplesLoader | None, run_files_loader: RunFilesLoader | None) -> None:
-    run_dir = record.get("run_dir")
+    run_dir = record.run_dir
     files = run_files_loader(run_dir) if run_files_loader and run_dir else {}
     samples = samples_loader(run_dir) if samples_loader and run_dir else {}
-    curve = record.get("curve")
+    curve = _curve(record)
     writer.page(run_page(row, run), "run.html.j2", title=f"{row.label} seed {run.seed}", track=track, row=row,
-                run=run, record=record, files=files, samples=samples, track_href=track_page(track.track),
+                run=run, record=record, budget=record.budget or Budget(), files=files, samples=samples,
+                track_href=track_page(track.track),
                 curve=plot.curves_svg([("this run", curve)]) if curve else None)
 
 
-def cmd_leaderboard(runs_dir: Path, out_dir: Path, current_versions: Mapping[str, str]) -> Path:
-    """`harness leaderboard`: every finished run under runs_dir -> the site in out_dir; returns index.html."""
+def build_site_from_runs(runs_dir: Path, out_dir: Path, current_versions: Mapping[str, str]) -> Path:
+    """Every finished run under runs_dir -> the site in out_dir (what `harness leaderboard` does); returns index.html."""
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         raise FileNotFoundError(f"no runs directory at {runs_dir}: run `harness run` first, or pass --runs-dir")

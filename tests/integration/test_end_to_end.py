@@ -80,9 +80,9 @@ def test_base_then_leaderboard_and_compare(micro_base, tmp_path, capsys):
     base = _metrics(runs, "base")
     assert base["budget"]["used"]["gradient_tokens"] == 0
     from harness.config import load_track, track_version
-    from harness.render.site import cmd_leaderboard
+    from harness.render.site import build_site_from_runs
 
-    index = cmd_leaderboard(runs, site, {"micro": track_version(load_track(TRACK))})
+    index = build_site_from_runs(runs, site, {"micro": track_version(load_track(TRACK))})
     assert index.is_file()
     html = (site / "index.html").read_text()
     assert "micro" in html

@@ -1,6 +1,6 @@
 """The graders accept the benchmarks' own gold answers (real shared data; skipped without it).
 
-Measured on the full data (python -m harness.graders.audit ...): MATH-500 gold 500/500, solution
+Measured on the full data (python -m harness.grader_audit ...): MATH-500 gold 500/500, solution
 500/500; GSM8K gold 1319/1319, solution 1319/1319; AIME 2024 gold 30/30, solution 28/29 (row 75
 boxes \\textbf{(073)}, which math-verify reads as a text symbol); AMC 2023 gold 40/40; MedCalc
 1047/1047 in both answer formats. The assertions pin these, with the slack noted beside them.
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from harness.graders.audit import audit_math, audit_medcalc, read_rows, render_audit
+from harness.grader_audit import audit_math, audit_medcalc, read_rows, render_audit
 
 DATA_DIR = Path(
     os.environ.get("HARNESS_DATA_DIR") or Path(__file__).parents[2].parent / "shared" / "datasets"
@@ -138,3 +138,18 @@ def test_audits_on_toy_rows_report_failures_and_disagreements():
     )
     assert medcalc.check("talr").passed == 1
     assert medcalc.check("json").failures[0].row_id == "2"
+
+
+def test_the_audit_is_driven_by_the_task_yamls(tmp_path):
+    from harness.grader_audit import audit_task
+
+    # Rows come from the task's own test_data.local under the data directory: no table of files of its own.
+    (tmp_path / "amc2023").mkdir()
+    (tmp_path / "amc2023" / "test.jsonl").write_text('{"id": 1, "problem": "?", "answer": "27"}\n'
+                                                     '{"id": 2, "problem": "?", "answer": "\\\\frac{1}{2}"}\n')
+    report = audit_task("amc23", data_dir=tmp_path)
+    assert (report.dataset, report.rows, report.check("gold").pass_rate) == ("amc2023", 2, 1.0)
+    with pytest.raises(FileNotFoundError, match=r"math500/test.jsonl \(tasks/math500.yaml test_data.local\)"):
+        audit_task("math500", data_dir=tmp_path)
+    with pytest.raises(ValueError, match="covers math and medcalc tasks; 'parity' is synthetic.*Audited tasks: .*gsm8k"):
+        audit_task("parity", data_dir=tmp_path)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from harness.compare import CompareError, cmd_compare, compare, compare_to_json, render_compare_table, resolve_side
+from harness.compare import CompareError, print_comparison, compare, compare_to_json, render_compare_table, resolve_side
 from harness.scoring import score_runs
 
 
@@ -106,8 +106,8 @@ def runs_dir(tmp_path):
 def test_sides_resolve_from_directories_and_names(runs_dir):
     assert len(resolve_side(str(runs_dir / "t" / "sft"), runs_dir, None)) == 2
     (one,) = resolve_side(str(runs_dir / "t" / "sft" / "seed1"), runs_dir, None)
-    assert one["seed"] == 1 and one["run_dir"] == str(runs_dir / "t" / "sft" / "seed1")
-    assert resolve_side("only-other", runs_dir, None)[0]["track"] == "other"
+    assert one.seed == 1 and one.run_dir == str(runs_dir / "t" / "sft" / "seed1")
+    assert resolve_side("only-other", runs_dir, None)[0].track == "other"
     assert len(resolve_side("sft", runs_dir, "t")) == 2
     with pytest.raises(CompareError, match="several tracks.*--track"):
         resolve_side("sft", runs_dir, None)
@@ -116,17 +116,17 @@ def test_sides_resolve_from_directories_and_names(runs_dir):
 
 
 def test_cmd_compare_prints_a_table_or_json(runs_dir, capsys):
-    assert cmd_compare("base", "sft", runs_dir, "t", baselines=False, as_json=False) == 0
+    assert print_comparison("base", "sft", runs_dir, "t", baselines=False, as_json=False) == 0
     out = capsys.readouterr().out
     assert "sft  minus  base" in out and "domain" in out
 
-    assert cmd_compare("base", "sft", runs_dir, "t", baselines=False, as_json=True) == 0
+    assert print_comparison("base", "sft", runs_dir, "t", baselines=False, as_json=True) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["a"] == "base" and data["b"] == "sft" and data["rows"][-2]["name"] == "domain"
 
 
 def test_cmd_compare_against_baselines(runs_dir, capsys):
-    code = cmd_compare("sft", None, runs_dir, "t", baselines=True, as_json=True, baseline_names=["base", "sft"])
+    code = print_comparison("sft", None, runs_dir, "t", baselines=True, as_json=True, baseline_names=["base", "sft"])
     assert code == 0
     results = json.loads(capsys.readouterr().out)
     # A minus each baseline: named ones and those marked "baseline": true, never A itself.
@@ -134,7 +134,7 @@ def test_cmd_compare_against_baselines(runs_dir, capsys):
 
 
 def test_cmd_compare_reports_bad_arguments(runs_dir, capsys):
-    assert cmd_compare("sft", None, runs_dir, None, baselines=False, as_json=False) == 2
+    assert print_comparison("sft", None, runs_dir, None, baselines=False, as_json=False) == 2
     assert "give either B or --baselines" in capsys.readouterr().err
-    assert cmd_compare("sft", "base", runs_dir, None, baselines=False, as_json=False) == 2
+    assert print_comparison("sft", "base", runs_dir, None, baselines=False, as_json=False) == 2
     assert "--track" in capsys.readouterr().err

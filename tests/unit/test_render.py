@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from harness.render import export, load, tables
-from harness.render.site import build_site, cmd_leaderboard, slug, track_page
+from harness.render.site import build_site, build_site_from_runs, slug, track_page
 from harness.scoring import RANK_RULE, score_runs
 
 EVIL = "<script>alert(1)</script>"
@@ -67,7 +67,7 @@ def runs_dir(tmp_path):
 @pytest.fixture
 def site(runs_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "86400")
-    index = cmd_leaderboard(runs_dir, tmp_path / "site", VERSIONS)
+    index = build_site_from_runs(runs_dir, tmp_path / "site", VERSIONS)
     return index.parent
 
 
@@ -77,9 +77,9 @@ def read_all(root: Path) -> dict[str, bytes]:
 
 def test_load_records_reads_finished_runs_only(runs_dir):
     records = load.load_records(runs_dir)
-    assert sorted((r["submission"], r["seed"]) for r in records) == sorted(
+    assert sorted((r.submission, r.seed) for r in records) == sorted(
         [("base", 0), ("sft", 0), ("sft", 1), (EVIL, 0), ("=cmd|' /C calc'!A0", 0)])
-    assert all(Path(r["run_dir"], "metrics.json").is_file() for r in records)
+    assert all(Path(r.run_dir, "metrics.json").is_file() for r in records)
     samples = load.load_samples(runs_dir / "t" / "base" / "seed0", per_outcome=4)
     # Items 0, 3, 6, 9 are wrong: four of each are kept, items 7 and 8 (correct, over quota) are skipped.
     assert [s["item"] for s in samples["dom"]] == [0, 1, 2, 3, 4, 5, 6, 9]
@@ -87,7 +87,7 @@ def test_load_records_reads_finished_runs_only(runs_dir):
 
 def test_rebuilding_gives_byte_identical_files(site, runs_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "86400")
-    again = cmd_leaderboard(runs_dir, tmp_path / "again", VERSIONS).parent
+    again = build_site_from_runs(runs_dir, tmp_path / "again", VERSIONS).parent
     first, second = read_all(site), read_all(again)
     assert first == second
     assert {"index.html", "track-t.html", "leaderboard.json", "track-t.leaderboard.csv", "track-t.tasks.md",
@@ -169,7 +169,7 @@ def test_training_curves_are_drawn_on_track_and_run_pages(tmp_path):
         rec["curve"] = [{"step": 5 * i, "score": s, "mean_length": 2.0 + 10 * i} for i, s in enumerate(scores)]
         write_run(runs, rec)
     write_run(runs, metrics("base", 0.3))
-    site = cmd_leaderboard(runs, tmp_path / "site", VERSIONS).parent
+    site = build_site_from_runs(runs, tmp_path / "site", VERSIONS).parent
 
     track = (site / track_page("t")).read_text()
     assert 'id="training-curves"' in track and track.count("<svg") == 2  # scatter + curves

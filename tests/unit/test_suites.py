@@ -7,7 +7,7 @@ import pytest
 from harness.config import load_track, track_version
 from harness.discovery import track_path
 from harness.errors import ConfigError
-from harness.evaluate import TaskResult, summarize
+from harness.evaluate import TaskEvaluation, summarize
 from harness.schemas import GeneralSuiteConfig
 from harness.suites import load_suite, read_local_template
 
@@ -77,7 +77,7 @@ def test_task_metrics_normalises_to_points_in_document_order():
 def test_drop_below_base_moves_tasks_out_of_the_general_score():
     from harness.lmeval import SuiteOutcome, apply_drop_below_base
 
-    results = [TaskResult(n, "general", {"role": "general", "score": s}, []) for n, s in (("a", 60.0), ("b", 20.0))]
+    results = [TaskEvaluation(n, "general", {"role": "general", "score": s}, []) for n, s in (("a", 60.0), ("b", 20.0))]
     record = {"tasks": {"a": {"status": "ok"}, "b": {"status": "ok"}}, "dropped": []}
     outcome = apply_drop_below_base(SuiteOutcome(results, record), 25.0, {"a": 50.0, "b": 24.0})
     assert [r.name for r in outcome.results] == ["a"] and outcome.record["dropped"] == ["b"]
@@ -85,8 +85,8 @@ def test_drop_below_base_moves_tasks_out_of_the_general_score():
 
 
 def test_summarize_skips_entries_that_did_not_run():
-    ok = TaskResult("a", "general", {"score": 40.0}, [])
-    gone = TaskResult("b", "general", {"status": "unavailable", "reason": "no data", "score": 0.0}, [])
+    ok = TaskEvaluation("a", "general", {"score": 40.0}, [])
+    gone = TaskEvaluation("b", "general", {"status": "unavailable", "reason": "no data", "score": 0.0}, [])
     assert summarize([ok, gone])["general"] == 40.0
 
 
@@ -96,13 +96,17 @@ def test_general_suite_defaults():
 
 
 def test_the_track_page_says_when_drop_below_base_is_on():
+    from harness.record import RunRecord
     from harness.scoring import general_suite_notes
+
+    def ok(**fields):  # a finished run record; only its general_suite matters here
+        return RunRecord(track="t", submission="s", seed=0, status="ok", **fields)
 
     suite = {"name": "cpu-general", "limit": 100, "apply_chat_template": True, "unavailable": ["hellaswag"],
              "dropped": ["mmlu"], "drop_below_base": 25.0}
-    notes = general_suite_notes([{"status": "ok", "general_suite": suite}, {"status": "ok"}])
+    notes = general_suite_notes([ok(general_suite=suite), ok()])
     assert any("drop_below_base is on" in n and "below 25" in n and "mmlu" in n for n in notes)
     assert any("hellaswag" in n for n in notes)
-    assert general_suite_notes([{"status": "ok"}]) == []
+    assert general_suite_notes([ok()]) == []
     assert not any("drop_below_base" in n for n in general_suite_notes(
-        [{"status": "ok", "general_suite": {**suite, "drop_below_base": None}}]))
+        [ok(general_suite={**suite, "drop_below_base": None})]))

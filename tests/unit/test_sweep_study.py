@@ -42,7 +42,8 @@ def test_study_runs_every_submission_and_seed(micro_base, tmp_path):
     assert main(["study", str(study), "--runs-dir", str(runs), "--out", str(tmp_path / "site")]) == 0
     finished = sorted(p.parent.relative_to(runs).as_posix() for p in runs.glob("micro/*/seed*/metrics.json"))
     assert len(finished) == 6
-    assert json.loads((runs / "micro/sw_learning_rate=0.003_/seed1/metrics.json").read_text())["hyperparameters"]["learning_rate"] == 3e-3
+    # Folders are the escaped names (harness/paths.py): "sw[learning_rate=0.003]" -> "sw%5Blearning_rate=0.003%5D".
+    assert json.loads((runs / "micro/sw%5Blearning_rate=0.003%5D/seed1/metrics.json").read_text())["hyperparameters"]["learning_rate"] == 3e-3
     assert (tmp_path / "site" / "index.html").is_file()
 
 

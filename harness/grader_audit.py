@@ -1,6 +1,10 @@
 """Audit the graders on the benchmarks' own gold answers: a gold answer must grade as correct.
 
-Run: python -m harness.graders.audit math500 gsm8k aime2024 amc2023 medcalc [--data-dir DIR]
+Run: harness audit-grader TASK, or python -m harness.grader_audit math500 gsm8k aime24 amc23 medcalc [--data-dir DIR]
+
+Driven by the task YAMLs (tasks/NAME.yaml): a task's `kind` picks the audit (math or medcalc), its
+`dataset` the gold reader, and its `test_data` the rows, from the data directory (--data-dir,
+$HARNESS_DATA_DIR, shared/datasets beside the checkout) exactly as evaluation reads them.
 
 Math: each gold answer, boxed, is graded against itself; where a dataset ships worked solutions
 the full solution text is graded too (its last boxed answer is what a model's would be). Every
@@ -13,12 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.graders.math import (
-    DATASET_ALIASES,
     GOLD_READERS,
     boxed_string_match,
     canonical_dataset,
@@ -29,20 +31,8 @@ from harness.graders.math import (
 )
 from harness.graders.medcalc import grade_medcalc
 
-DATA_FILES = {
-    "math500": ("math500/test.jsonl",),
-    "aime2024": ("aime2024/test.jsonl",),
-    "aime2025": ("aime2025/aime2025-I.jsonl", "aime2025/aime2025-II.jsonl"),
-    "amc2023": ("amc2023/test.jsonl",),
-    "gsm8k": ("gsm8k/test.jsonl",),
-    "minerva_math": ("minerva_math/test.jsonl",),
-    "olympiadbench": ("olympiadbench/test.jsonl",),
-    "medcalc_bench": ("medcalc_bench/test_data.csv",),
-    "esci": ("esci/esci_us_judgments_flat.jsonl",),
-}
-"""Dataset name -> its test files under the shared data directory (see its MANIFEST.md)."""
-
-DATA_ALIASES = {**DATASET_ALIASES, "medcalc": "medcalc_bench"}
+AUDITED_KINDS = ("math", "medcalc")
+"""Task kinds with a gold-answer audit."""
 
 SOLUTION_FIELDS = {
     "math500": "solution",
@@ -58,30 +48,45 @@ GSM8K's is its `answer` text, ending in a `#### N` line rather than a box."""
 _ID_FIELDS = ("unique_id", "id", "idx", "Row Number")
 
 
-def default_data_dir() -> Path:
-    """$HARNESS_DATA_DIR, else shared/datasets beside the repository checkout."""
-    if env := os.environ.get("HARNESS_DATA_DIR"):
-        return Path(env)
-    return Path(__file__).resolve().parents[3] / "shared" / "datasets"
+def audited_task(task: str):
+    """The task's config (tasks/TASK.yaml) when it has an audit; a ValueError naming the audited tasks otherwise."""
+    from harness.config import load_task_config, tasks_dir
+
+    cfg = load_task_config(task)
+    if cfg.kind not in AUDITED_KINDS:
+        audited = sorted(p.stem for p in tasks_dir().glob("*.yaml")
+                         if load_task_config(p.stem).kind in AUDITED_KINDS)
+        raise ValueError(f"audit-grader covers math and medcalc tasks; {task!r} is {cfg.kind} "
+                         f"(tasks/{task}.yaml). Audited tasks: {', '.join(audited)}")
+    return cfg
 
 
-def read_rows(data_dir: Path, dataset: str) -> list[dict]:
-    """All test rows of a shared dataset, as dicts, loaded with the `datasets` json/csv builders.
+def read_rows(data_dir: Path | None, task: str) -> list[dict]:
+    """All test rows of a task (its YAML's `test_data`), as dicts, loaded as evaluation loads them.
 
-    CSV columns (MedCalc-Bench) stay strings, as written: "0.20" keeps its digits, "N/A"
-    stays text.
+    With data_dir, the task's `local` files under it (FileNotFoundError naming the missing ones);
+    without, harness.data.load_rows (--data-dir / $HARNESS_DATA_DIR, else the hub). CSV columns
+    (MedCalc-Bench) stay strings, as written: "0.20" keeps its digits, "N/A" stays text.
     """
-    from harness.data import read_files
+    from harness.data import load_rows, read_files
 
-    name = DATA_ALIASES.get(dataset, dataset)
-    if name not in DATA_FILES:
-        known = ", ".join(sorted([*DATA_FILES, *DATA_ALIASES]))
-        raise KeyError(f"Unknown dataset {dataset!r}; known: {known}")
-    files = [Path(data_dir) / rel for rel in DATA_FILES[name]]
+    cfg = audited_task(task)
+    if data_dir is None:
+        return load_rows(cfg.test_data, f"task {cfg.name!r} (test)")
+    if not cfg.test_data.local:
+        raise FileNotFoundError(f"tasks/{task}.yaml: test_data names no local files to read from {data_dir}")
+    files = [Path(data_dir) / rel for rel in cfg.test_data.local]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
-        raise FileNotFoundError(f"{dataset}: missing {', '.join(missing)}")
+        raise FileNotFoundError(f"{task}: missing {', '.join(missing)} (tasks/{task}.yaml test_data.local)")
     return read_files(files)
+
+
+def audit_task(task: str, data_dir: Path | None = None, workers: int | None = None) -> AuditReport:
+    """The audit a task's YAML calls for (its kind), on its test rows."""
+    cfg = audited_task(task)
+    rows = read_rows(data_dir, task)
+    return audit_medcalc(rows) if cfg.kind == "medcalc" else audit_math(rows, cfg.dataset or cfg.name, workers)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,7 +364,7 @@ def render_audit(report: AuditReport, max_rows: int = 50):
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Audit the graders on the shared gold data.")
-    parser.add_argument("datasets", nargs="+", help="e.g. math500 gsm8k aime2024 amc2023 medcalc")
+    parser.add_argument("tasks", nargs="+", help="task names (tasks/NAME.yaml), e.g. math500 gsm8k aime24 amc23 medcalc")
     parser.add_argument(
         "--data-dir", type=Path, default=None, help="default: $HARNESS_DATA_DIR or ../shared/datasets"
     )
@@ -369,14 +374,8 @@ def main(argv: list[str] | None = None) -> None:
     from rich.console import Console
 
     console = Console()
-    data_dir = args.data_dir or default_data_dir()
-    for dataset in args.datasets:
-        rows = read_rows(data_dir, dataset)
-        if DATA_ALIASES.get(dataset, dataset) == "medcalc_bench":
-            report = audit_medcalc(rows)
-        else:
-            report = audit_math(rows, dataset)
-        console.print(render_audit(report, max_rows=args.max_rows))
+    for task in args.tasks:
+        console.print(render_audit(audit_task(task, args.data_dir), max_rows=args.max_rows))
 
 
 if __name__ == "__main__":
