@@ -121,7 +121,7 @@ class Budget(RecordModel):
     caps: dict[str, Any] = {}
     """Quantity -> cap (None: not capped)."""
     used: dict[str, Any] = {}
-    """Quantity -> what the run used (gradient_tokens, processed_tokens, optimizer_steps, train_flops, ...)."""
+    """Quantity -> what the run used (gradient_tokens, processed_tokens, optimizer_steps, train_flops, total_flops, ...)."""
     within_budget: bool | None = None
     """False makes the run invalid on the leaderboard."""
     stopped_by_cap: str | None = None
@@ -129,8 +129,18 @@ class Budget(RecordModel):
 
     def overruns(self) -> list[tuple[str, Number, Number]]:
         """(quantity, used, cap) for each capped quantity the run went past."""
-        return [(k, self.used[k], cap) for k, cap in self.caps.items()
-                if cap is not None and isinstance(self.used.get(k), (int, float)) and self.used[k] > cap]
+        out = []
+        for k, cap in self.caps.items():
+            used = self.used.get(capped_measure(k))
+            if cap is not None and isinstance(used, (int, float)) and used > cap:
+                out.append((capped_measure(k), used, cap))
+        return out
+
+
+def capped_measure(cap: str) -> str:
+    """The `used` quantity a cap limits: the `train_flops` cap limits the total (training + other forward passes
+    + generation, `total_flops`); every other cap limits the quantity of its own name."""
+    return "total_flops" if cap == "train_flops" else cap
 
 
 class CurvePoint(RecordModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from harness.record import capped_measure
 from harness.scoring import Estimate, Leaderboard, Row, RunSummary, TrackTable
 
 
@@ -72,7 +73,8 @@ def _hyperparameters(hp: dict) -> Cell:
 
 def _budget(row: Row) -> Cell:
     """The share used of each capped quantity: the cap is what makes the number comparable."""
-    capped = [(k, row.budget_used[k], cap) for k, cap in row.budget_caps.items() if cap and k in row.budget_used]
+    capped = [(capped_measure(k), row.budget_used[capped_measure(k)], cap) for k, cap in row.budget_caps.items()
+              if cap and capped_measure(k) in row.budget_used]
     return Cell(row.budget_used, "; ".join(f"{used / cap:.0%} {k}" for k, used, cap in capped),
                 title="; ".join(f"{k}: {used:,.0f} of {cap:,.0f} (mean over seeds)" for k, used, cap in capped) or None)
 

@@ -160,3 +160,13 @@ def test_the_same_run_in_two_folders_is_refused_not_counted_twice(tmp_path):
         (run / "metrics.json").write_text(json.dumps({**RECORD, "submission": "a/b"}))
     with pytest.raises(RecordError, match="both hold the run"):
         load_records(tmp_path)
+
+
+def test_the_flops_cap_is_checked_against_total_flops():
+    """The train_flops cap limits training + other forward passes + generation (harness.budget.ledger)."""
+    from harness.record import Budget
+
+    within = Budget.model_validate({"caps": {"train_flops": 100.0}, "used": {"train_flops": 60.0, "total_flops": 95.0}})
+    over = Budget.model_validate({"caps": {"train_flops": 100.0}, "used": {"train_flops": 60.0, "total_flops": 120.0}})
+    assert within.overruns() == []
+    assert over.overruns() == [("total_flops", 120.0, 100.0)]
