@@ -15,8 +15,8 @@ from harness.errors import ConfigError
 from harness.hashing import stable_hash
 from harness.schemas import TaskConfig, TrackConfig
 from harness.suites import load_suite, suite_fingerprint
-from harness.validation import parse_model
-from harness.yaml_loader import LineMap, read_yaml_located, with_lines
+from harness.config_files import read_model_file
+from harness.yaml_loader import with_lines
 
 __all__ = ["load_task_config", "load_track", "track_version"]
 
@@ -24,8 +24,7 @@ __all__ = ["load_task_config", "load_track", "track_version"]
 def load_task_config(name: str) -> TaskConfig:
     """tasks/<name>.yaml; its `name` must equal the file name."""
     path = find_task_file(name)
-    data, lines = read_yaml_located(path)
-    cfg = _parse_located(TaskConfig, data, path, lines)
+    cfg, lines = read_model_file(TaskConfig, path)
     if cfg.name != name:
         raise with_lines(ConfigError(path, "name", f"must equal the file name {name!r}, got {cfg.name!r}"), path, lines)
     return cfg
@@ -34,8 +33,7 @@ def load_task_config(name: str) -> TaskConfig:
 def load_track(name_or_path: str | Path) -> TrackConfig:
     """A track by name (tasks/tracks/NAME.yaml) or path, with every task and the general suite it names checked."""
     path = track_path(name_or_path)
-    data, lines = read_yaml_located(path)
-    track = _parse_located(TrackConfig, data, path, lines)
+    track, lines = read_model_file(TrackConfig, path)
     for ref in [*track.all_task_refs()]:
         try:
             load_task_config(ref.task)
@@ -55,13 +53,6 @@ def track_version(track: TrackConfig) -> str:
         return stable_hash({"track": track.model_dump(exclude={"general_suite"}), "tasks": tasks})
     suite = suite_fingerprint(track.general_suite.name)
     return stable_hash({"track": track.model_dump(), "tasks": tasks, "general_suite": suite})
-
-
-def _parse_located(model, data: dict, path: Path, lines: LineMap):
-    try:
-        return parse_model(model, data, path)
-    except ConfigError as e:
-        raise with_lines(e, path, lines) from None
 
 
 def _check_general_suite(track: TrackConfig, path: Path) -> None:

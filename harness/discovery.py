@@ -8,6 +8,7 @@ tasks/tracks/NAME.yaml, tasks/suites/NAME.yaml, tasks/lmeval/NAME.yaml. A name t
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from harness.errors import ConfigError
@@ -44,24 +45,20 @@ def find_task_file(name: str) -> Path:
 
 
 def track_path(name_or_path: str | Path) -> Path:
-    p = Path(name_or_path)
-    if p.suffix in (".yaml", ".yml"):
-        return p
-    path = tasks_dir() / "tracks" / f"{name_or_path}.yaml"
-    if not path.is_file():
-        known = ", ".join(list_tracks())
-        raise ConfigError(path, "track", f"unknown track {str(name_or_path)!r}. Known tracks: {known}")
-    return path
+    return _named_file("tracks", "track", name_or_path, "track", list_tracks)
 
 
 def suite_path(name_or_path: str) -> Path:
-    p = Path(name_or_path)
-    if p.suffix in (".yaml", ".yml"):
-        return p
-    path = tasks_dir() / "suites" / f"{name_or_path}.yaml"
+    return _named_file("suites", "suite", name_or_path, "general_suite.name", list_suites)
+
+
+def _named_file(folder: str, kind: str, name_or_path: str | Path, field: str, known: Callable[[], list[str]]) -> Path:
+    """A YAML path as given, else tasks/FOLDER/NAME.yaml; an unknown name is a ConfigError listing the known ones."""
+    if Path(name_or_path).suffix in (".yaml", ".yml"):
+        return Path(name_or_path)
+    path = tasks_dir() / folder / f"{name_or_path}.yaml"
     if not path.is_file():
-        known = ", ".join(list_suites())
-        raise ConfigError(path, "general_suite.name", f"unknown suite {name_or_path!r}. Known suites: {known}")
+        raise ConfigError(path, field, f"unknown {kind} {str(name_or_path)!r}. Known {kind}s: {', '.join(known())}")
     return path
 
 

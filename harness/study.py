@@ -23,8 +23,8 @@ from harness.discovery import REPO_ROOT
 from harness.errors import ConfigError
 from harness.schemas import StudyConfig, SubmissionConfig, TrackConfig
 from harness.submissions import parse_submissions
-from harness.validation import parse_model
-from harness.yaml_loader import read_yaml, read_yaml_located, with_lines
+from harness.config_files import read_model_file
+from harness.yaml_loader import read_yaml
 
 __all__ = ["StudyConfig", "load_study"]
 
@@ -32,11 +32,7 @@ __all__ = ["StudyConfig", "load_study"]
 def load_study(path: str | Path) -> tuple[StudyConfig, TrackConfig, list[SubmissionConfig]]:
     """The study, its track, and its submissions (sweeps expanded); submission names must be unique."""
     path = Path(path)
-    data, lines = read_yaml_located(path)
-    try:
-        study = parse_model(StudyConfig, data, path)
-    except ConfigError as e:
-        raise with_lines(e, path, lines) from None
+    study, lines = read_model_file(StudyConfig, path)
     track = load_track(study.track)
     subs: list[SubmissionConfig] = []
     for i, item in enumerate(study.submissions):

@@ -23,7 +23,8 @@ from harness.methods import config_class, method_names, method_spec, unknown_met
 from harness.schemas import TRACK_FIXED_FIELDS, DataRecipeConfig, SubmissionConfig
 from harness.sweep import expand
 from harness.validation import parse_model
-from harness.yaml_loader import read_yaml_located, with_lines
+from harness.config_files import located
+from harness.yaml_loader import read_yaml_located
 
 
 def load_submission(path: str | Path) -> SubmissionConfig:
@@ -37,10 +38,7 @@ def load_submission(path: str | Path) -> SubmissionConfig:
 def load_submissions(path: str | Path) -> list[SubmissionConfig]:
     """Read a submission, expand its sweeps (lists of values), and validate each resulting submission."""
     data, lines = read_yaml_located(Path(path))
-    try:
-        return parse_submissions(data, path)
-    except ConfigError as e:
-        raise with_lines(e, path, lines) from None
+    return located(lambda: parse_submissions(data, path), path, lines)
 
 
 def parse_submissions(data: dict[str, Any], path: str | Path) -> list[SubmissionConfig]:

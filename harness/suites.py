@@ -19,7 +19,8 @@ from harness.discovery import local_template_path, suite_path
 from harness.errors import ConfigError
 from harness.schemas.suites import LocalTaskHeader, SuiteConfig, SuiteTaskConfig
 from harness.validation import parse_model
-from harness.yaml_loader import parse_yaml, read_config_text, read_yaml_located, with_lines
+from harness.config_files import read_model_file
+from harness.yaml_loader import parse_yaml, read_config_text
 
 __all__ = ["LocalTaskHeader", "SuiteConfig", "SuiteTaskConfig", "load_suite", "read_local_template",
            "suite_fingerprint"]
@@ -27,11 +28,7 @@ __all__ = ["LocalTaskHeader", "SuiteConfig", "SuiteTaskConfig", "load_suite", "r
 
 def load_suite(name_or_path: str) -> SuiteConfig:
     path = suite_path(name_or_path)
-    data, lines = read_yaml_located(path)
-    try:
-        suite = parse_model(SuiteConfig, data, path)
-    except ConfigError as e:
-        raise with_lines(e, path, lines) from None
+    suite, lines = read_model_file(SuiteConfig, path)
     names = [t.name for t in suite.tasks]
     if len(set(names)) != len(names):
         raise ConfigError(path, "tasks", f"task names must be unique, got {names}")

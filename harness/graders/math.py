@@ -37,7 +37,7 @@ from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
 
 from harness.graders.exact import strict_verify
 from harness.graders.fastparse import fast_parsing
-from harness.graders.span import final_part, hash_line_answer
+from harness.graders.span import closing_brace, final_part, hash_line_answer
 from harness.grading import Grade
 
 PARSE_TIMEOUT_S = 5
@@ -313,17 +313,8 @@ def last_boxed(text: str) -> str | None:
         rest = text[i:].lstrip(" ")
         value = re.split(r"[$\n]", rest, maxsplit=1)[0].strip()
         return value or None
-    if not text.startswith("{", i):
-        return None
-    depth = 0
-    for j in range(i, len(text)):
-        if text[j] == "{":
-            depth += 1
-        elif text[j] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[i + 1 : j]
-    return None
+    end = closing_brace(text, i)
+    return None if end is None else text[i + 1 : end]
 
 
 _TRAILING_UNIT = re.compile(r"^(.*\S.*?)\\(?:text|mbox)\{\s*[A-Za-z][A-Za-z\s^\d]*\}\s*$", re.DOTALL)

@@ -46,10 +46,10 @@ def _open_display_math(head: str) -> bool:
     return head.count("$$") % 2 == 1 or head.count("\\[") > head.count("\\]")
 
 
-def _closes(text: str, i: int) -> bool:
-    """Whether text[i] opens a brace group that closes."""
+def closing_brace(text: str, i: int) -> int | None:
+    """The index of the `}` that closes the brace group text[i] opens; None if text[i] is no `{` or it never closes."""
     if not text.startswith("{", i):
-        return False
+        return None
     depth = 0
     for j in range(i, len(text)):
         if text[j] == "{":
@@ -57,8 +57,8 @@ def _closes(text: str, i: int) -> bool:
         elif text[j] == "}":
             depth -= 1
             if depth == 0:
-                return True
-    return False
+                return j
+    return None
 
 
 def final_part(text: str) -> str:
@@ -67,7 +67,7 @@ def final_part(text: str) -> str:
     Returns text itself (the same object) when there is no box or no safe place to cut.
     """
     box = text.rfind("\\boxed")
-    if box < 0 or not _closes(text, box + len("\\boxed")):
+    if box < 0 or closing_brace(text, box + len("\\boxed")) is None:
         # Without a closed last box the tail may hold no match of math-verify's first priority
         # while the text before it does (an earlier box), and priority outranks position.
         return text
