@@ -20,7 +20,8 @@ from trl import DPOConfig, DPOTrainer, GRPOConfig, GRPOTrainer, RLOOTrainer, SFT
 
 from harness.budget import BudgetMeter, attach_meter, count_parameters
 from harness.budget.trl_adapters import extra_models
-from harness.config import REPO_ROOT, BudgetConfig
+from harness.discovery import REPO_ROOT
+from harness.schemas import BudgetConfig
 from harness.methods import TrainContext, config_class, get_method
 from harness.models import load_saved_model
 from harness.track_data import conversation, domain_train_examples, to_dataset
