@@ -19,7 +19,7 @@ from harness.discovery import REPO_ROOT, list_tracks
 from harness.errors import ConfigError, ConfigErrors
 from harness.record import RecordError
 from harness.runs import DEFAULT_RUNS_DIR
-from harness.submissions import load_submission, load_submissions
+from harness.submissions import load_submission, load_trials
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -49,15 +49,15 @@ def _quiet_libraries() -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.runner import RunRequest, execute_run
 
-    submissions = load_submissions(args.submission)
     track = load_track(args.track)
+    trials = load_trials(args.submission, track)  # sweeps checked against the track's limits before any work
     seeds = args.seed if args.seed else [track.seeds[0]]
     _quiet_libraries()
     rows = []
-    for submission in submissions:  # several when the submission sweeps a hyperparameter
+    for trial in trials:  # several when the submission sweeps a hyperparameter: one entry, one run per trial
         for seed in seeds:
-            req = RunRequest(submission, track, seed, Path(args.runs_dir), args.force, save_model=args.save_model,
-                             allow_code_execution=args.allow_code_execution)
+            req = RunRequest(trial.submission, track, seed, Path(args.runs_dir), args.force, save_model=args.save_model,
+                             allow_code_execution=args.allow_code_execution, trial=trial)
             rows += execute_run(req, err_console)
     console.print(results_table(track.name, rows))
     return 0
@@ -72,9 +72,10 @@ def cmd_study(args: argparse.Namespace) -> int:
     _quiet_libraries()
     err_console.print(f"[bold]study {study.name}[/]: {len(submissions)} submissions x {len(seeds)} seeds on {track.name}")
     rows = []
-    for submission in submissions:
+    for trial in submissions:
         for seed in seeds:
-            req = RunRequest(submission, track, seed, Path(args.runs_dir), args.force, curve_every=study.curve_every)
+            req = RunRequest(trial.submission, track, seed, Path(args.runs_dir), args.force,
+                             curve_every=study.curve_every, trial=trial)
             rows += execute_run(req, err_console)
     console.print(results_table(f"{track.name} / study {study.name}", rows))
     index = build_leaderboard(Path(args.runs_dir), Path(args.out))
@@ -83,11 +84,11 @@ def cmd_study(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    submissions = load_submissions(args.submission)
     tracks = [load_track(args.track)] if args.track else []
+    trials = load_trials(args.submission, tracks[0] if tracks else None)
     where = f" on track {tracks[0].name}" if tracks else ""
-    sweep = f", a sweep of {len(submissions)} runs" if len(submissions) > 1 else ""
-    console.print(f"[green]ok[/] {args.submission}: method {submissions[0].method!r}{where}{sweep}")
+    sweep = f", a sweep of {len(trials)} trials (one entry, chosen on validation)" if len(trials) > 1 else ""
+    console.print(f"[green]ok[/] {args.submission}: method {trials[0].submission.method!r}{where}{sweep}")
     return 0
 
 

@@ -40,19 +40,27 @@ def load_track(name_or_path: str | Path) -> TrackConfig:
         except ConfigError as e:
             raise ConfigError(path, "tasks", e.message) from None
     load_task_config(track.domain.train.task)
+    if "selection" in track.model_fields_set and not track.has_validation:
+        raise with_lines(ConfigError(path, "selection", f"{track.no_validation_reason()}, so nothing can be selected on "
+                                     "it; add `validation: {n: N}` or remove the `selection` block"), path, lines)
     if track.general_suite is not None:
         _check_general_suite(track, path)
     return track
 
 
 def track_version(track: TrackConfig) -> str:
-    """Hash of the resolved track and the versions of its tasks: runs under another version are not ranked."""
+    """Hash of the resolved track and the versions of its tasks: runs under another version are not ranked.
+
+    A validation set and a `selection` block count only when the track has them (a `validation: {none: ...}`
+    changes no item and no number), so a track without them keeps the hash it had before they existed."""
+    unset = {"validation"} if not track.has_validation else set()
+    unset |= {"selection"} if "selection" not in track.model_fields_set else set()
     tasks = {ref.task: load_task_config(ref.task).model_dump() for ref in track.all_task_refs()}
     tasks[track.domain.train.task] = load_task_config(track.domain.train.task).model_dump()
     if track.general_suite is None:  # tracks without a suite keep the hash they had before suites existed
-        return stable_hash({"track": track.model_dump(exclude={"general_suite"}), "tasks": tasks})
+        return stable_hash({"track": track.model_dump(exclude={"general_suite", *unset}), "tasks": tasks})
     suite = suite_fingerprint(track.general_suite.name)
-    return stable_hash({"track": track.model_dump(), "tasks": tasks, "general_suite": suite})
+    return stable_hash({"track": track.model_dump(exclude=unset), "tasks": tasks, "general_suite": suite})
 
 
 def _check_general_suite(track: TrackConfig, path: Path) -> None:

@@ -113,6 +113,9 @@ class TaskMetrics(RecordModel):
     stderr: Number | None = None
     n_shot: int | None = None
     wall_seconds: Number | None = None
+    split: Literal["test", "validation"] = "test"
+    """Which items were scored: "validation" under metrics.json `validation`, else the test items (written only
+    for validation)."""
 
 
 class Budget(RecordModel):
@@ -174,6 +177,23 @@ class GeneralSuite(RecordModel):
     wall_seconds: Number | None = None
 
 
+class Trial(RecordModel):
+    """metrics.json `trial`: this run is one trial of a sweep (a submission with list-valued hyperparameters).
+
+    The sweep is one leaderboard entry; the scorer chooses one trial on validation (harness/scoring.py)."""
+
+    label: str
+    """The trial's values as text, e.g. "learning_rate=0.001" (its folder under the entry's, harness/runs.py)."""
+    index: int
+    """0-based position in the sweep's product, in file order: ties in validation score go to the lower index."""
+    count: int
+    """Trials in the sweep."""
+    values: dict[str, Any] = {}
+    """Swept field -> this trial's value."""
+    select_by: str = "S"
+    """The track's selection metric ("S": domain + general on validation, "domain": domain only)."""
+
+
 class RunRecord(RecordModel):
     """metrics.json: one run (submission x track x seed, and a point label when one training run yields several)."""
 
@@ -208,6 +228,11 @@ class RunRecord(RecordModel):
     """Phase -> seconds (train, evaluate, general_suite)."""
     data_recipe: dict[str, Any] | None = None
     """SFT-family methods: where the SFT data came from (None for RL methods)."""
+    validation: dict[str, TaskMetrics] | None = None
+    """Tracks with a validation set: each task scored on its validation items (split "validation"); what
+    selection reads, never the leaderboard's scores."""
+    trial: Trial | None = None
+    """Set when the run is one trial of a sweep; the entry is (track, submission, point) and holds every trial."""
     curve: list[CurvePoint] | None = None
     """Only with a study's curve_every: the domain score every N optimizer steps, closed by the final evaluation."""
     baseline: bool = False
@@ -228,6 +253,11 @@ class RunRecord(RecordModel):
     def role_mean(self, role: str) -> float | None:
         """The run's score for a role: the mean of its task scores with that role, None without any."""
         scores = [float(t.score) for t in self.tasks.values() if t.role == role]
+        return sum(scores) / len(scores) if scores else None
+
+    def validation_mean(self, role: str) -> float | None:
+        """The run's validation score for a role (mean over its validation tasks with that role), None without any."""
+        scores = [float(t.score) for t in (self.validation or {}).values() if t.role == role]
         return sum(scores) / len(scores) if scores else None
 
 
@@ -267,4 +297,4 @@ def parse_record(data: object, source: str) -> RunRecord:
 
 def record_models() -> tuple[type[RecordModel], ...]:
     """Every model of the record, for the docs check (tests/unit/test_record.py)."""
-    return (RunRecord, TaskMetrics, Budget, CurvePoint, GeneralSuite, Points)
+    return (RunRecord, TaskMetrics, Trial, Budget, CurvePoint, GeneralSuite, Points)

@@ -2,7 +2,9 @@
 
 Order of work: validate everything, write the resolved config and provenance, get the base model,
 build the trainer through the method, attach the budget meter, train, evaluate every task with the
-track's settings, write samples, then metrics.json last.
+track's settings (on its test items and, on a track with a validation set, on its validation items),
+write samples, then metrics.json last. A sweep's trial is a run like any other, in a folder under its
+entry's (harness/runs.py), its record marked with the trial.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ from harness.runs import (
     write_record,
 )
 from harness.schemas import SubmissionConfig, TrackConfig
-from harness.track_data import eval_tasks, test_items
+from harness.sweep import Trial
+from harness.track_data import eval_tasks, test_items, validation_items
 
 
 class TemplateMismatch(RuntimeError):
@@ -65,6 +68,15 @@ class RunRequest:
     """Also write the trained model to <run dir>/model (e.g. as a data source for another run's SFT)."""
     allow_code_execution: bool = False
     """Let general-suite tasks that execute model-written code (HumanEval) run, as if the track allowed it."""
+    trial: Trial | None = None
+    """The sweep trial this run is (its submission is `submission`); None or a plain trial: a plain run."""
+
+    @property
+    def trial_label(self) -> str | None:
+        return self.trial.label if self.trial is not None else None
+
+    def folder(self, point: str | None = None) -> Path:
+        return run_dir(self.runs_dir, self.track.name, self.submission.name, self.seed, point, self.trial_label)
 
 
 def progress_bar(console: Console) -> Progress:
@@ -80,10 +92,10 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
     Every metrics.json is validated through harness.record.RunRecord before it is written.
     """
     console = console or Console(stderr=True)
-    out = run_dir(req.runs_dir, req.track.name, req.submission.name, req.seed)
-    if adopt_legacy_run(req.runs_dir, req.track.name, req.submission.name, req.seed):
+    out = req.folder()
+    if req.trial_label is None and adopt_legacy_run(req.runs_dir, req.track.name, req.submission.name, req.seed):
         console.print(f"[dim]moved this run's folder from the old folder naming to {out}[/]")
-    check_owner(out, req.track.name, req.submission.name)
+    check_owner(out, req.track.name, req.submission.name, trial=req.trial_label)
     if not req.force and is_finished(out):
         console.print(f"[dim]{out} is finished; reusing it (--force to redo)[/]")
         return [read_record(d).to_json_dict() for d in _point_dirs(req, out)]
@@ -101,6 +113,9 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
         "data_recipe": req.submission.data.model_dump(),
         "seed": req.seed,
     }
+    trial = req.trial.record_fields(req.track.selection.metric) if req.trial is not None else None
+    if trial is not None:
+        config["trial"] = trial
     atomic_write_json(out / "config.json", config)
     atomic_write_json(out / "provenance.json", provenance())
     base = {
@@ -113,14 +128,15 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
         "hyperparameters": hp.model_dump(),
         "seed": req.seed,
         "point": None,
+        **({"trial": trial} if trial is not None else {}),
     }
     try:
         ledger, timings, points, prep = _train(req, method, hp, out, console)
         results = []
         for label, model, tokenizer in points:
-            pdir = out if label is None else run_dir(req.runs_dir, req.track.name, req.submission.name, req.seed, label)
+            pdir = out if label is None else req.folder(label)
             if label is not None:
-                check_owner(pdir, req.track.name, req.submission.name, label)
+                check_owner(pdir, req.track.name, req.submission.name, label, req.trial_label)
                 pdir.mkdir(parents=True, exist_ok=True)
                 atomic_write_json(pdir / "config.json", {**config, "point": label, "trained_in": str(out)})
                 atomic_write_json(pdir / "provenance.json", provenance())
@@ -155,9 +171,9 @@ def resolve_hyperparameters(submission: SubmissionConfig, track: TrackConfig):
 def _point_dirs(req: RunRequest, out: Path) -> list[Path]:
     labels = read_points(out)
     if labels is not None:
-        dirs = [run_dir(req.runs_dir, req.track.name, req.submission.name, req.seed, p) for p in labels]
+        dirs = [req.folder(p) for p in labels]
         for label, pdir in zip(labels, dirs):
-            check_owner(pdir, req.track.name, req.submission.name, label)
+            check_owner(pdir, req.track.name, req.submission.name, label, req.trial_label)
         return dirs
     return [out]
 
@@ -210,6 +226,14 @@ def _evaluate(req: RunRequest, model, tokenizer, out: Path, ledger: dict, timing
                                 backend=req.backend or req.track.eval.backend)
             atomic_write_jsonl(out / "samples" / f"{task.name}.jsonl", res.samples)
             results.append(res)
+    validation = {}
+    if req.track.has_validation:  # what selection reads; never the leaderboard's scores
+        with progress_bar(console) as progress:
+            for task, role in eval_tasks(req.track):
+                res = evaluate_task(model, tokenizer, task, validation_items(req.track, task), role, req.track.eval,
+                                    progress, backend=req.backend or req.track.eval.backend)
+                atomic_write_jsonl(out / "samples" / "validation" / f"{task.name}.jsonl", res.samples)
+                validation[task.name] = {**res.metrics, "split": "validation"}
     evaluate_s = round(time.perf_counter() - t0, 2)
     suite = {}
     if req.track.general_suite is not None:  # general benchmarks through lm-eval, after the harness's own tasks
@@ -228,6 +252,7 @@ def _evaluate(req: RunRequest, model, tokenizer, out: Path, ledger: dict, timing
         "tasks": {r.name: r.metrics for r in results},
         **summarize(results),
         **suite,
+        **({"validation": validation} if validation else {}),
         "template": template_fingerprint(tokenizer),
         "budget": ledger,
         "wall_seconds": {**timings, "evaluate": evaluate_s},

@@ -27,14 +27,23 @@ POINTS_FILE = "points.json"
 LEDGER_FILE = "ledger.json"
 
 
-def run_dir(runs_dir: Path, track: str, submission: str, seed: int, point: str | None = None) -> Path:
-    """RUNS_DIR/<track>/<submission>[@<point>]/seed<seed>, each name escaped by harness.paths.path_component.
+TRIAL_PREFIX = "trial-"
 
-    Injective: "@" is always escaped inside a name, so the folder splits back into (submission, point)
-    and two different (track, submission, point, seed) never share a folder; and it is under runs_dir.
+
+def run_dir(runs_dir: Path, track: str, submission: str, seed: int, point: str | None = None,
+            trial: str | None = None) -> Path:
+    """RUNS_DIR/<track>/<submission>[@<point>]/seed<seed>, each name escaped by harness.paths.path_component;
+    a sweep's trial lives under its entry's folder: RUNS_DIR/<track>/<submission>/trial-<trial>[@<point>]/seed<seed>.
+
+    Injective: "@" is always escaped inside a name, so the folder splits back into (submission, point);
+    inside an entry's folder a trial folder starts with "trial-" and a plain run's with "seed" followed by
+    digits only, so the two never meet; two different (track, submission, trial, point, seed) never share
+    a folder; and it is under runs_dir.
     """
-    entry = path_component(submission) + ("" if point is None else "@" + path_component(str(point)))
-    return path_under(runs_dir, track) / entry / f"seed{int(seed)}"
+    at = "" if point is None else "@" + path_component(str(point))
+    if trial is None:
+        return path_under(runs_dir, track) / (path_component(submission) + at) / f"seed{int(seed)}"
+    return path_under(runs_dir, track, submission) / (TRIAL_PREFIX + path_component(trial) + at) / f"seed{int(seed)}"
 
 
 def _legacy_folder_name(name: str) -> str:
@@ -135,7 +144,7 @@ def is_finished(path: Path) -> bool:
     return record is not None and record.status != "failed"
 
 
-def check_owner(path: Path, track: str, submission: str, point: str | None = None) -> None:
+def check_owner(path: Path, track: str, submission: str, point: str | None = None, trial: str | None = None) -> None:
     """Refuse a run folder whose record belongs to another entry (a folder written under the old folder
     naming, or merged by a case-insensitive file system): reusing or overwriting it would mix two entries."""
     f = Path(path) / METRICS_FILE
@@ -146,9 +155,15 @@ def check_owner(path: Path, track: str, submission: str, point: str | None = Non
     if not isinstance(data, dict):
         return
     found = (data.get("track"), data.get("submission"), None if data.get("point") is None else str(data.get("point")))
-    if found != (track, submission, point):
+    found_trial = data.get("trial")
+    found_trial = found_trial.get("label") if isinstance(found_trial, dict) else found_trial
+    if found_trial is not None or trial is not None:
+        found, wanted = (*found, found_trial), (track, submission, point, trial)
+    else:
+        wanted = (track, submission, point)
+    if found != wanted:
         raise RecordError(f"{f} holds the run of {found}, not of "
-                          f"{(track, submission, point)}; move that folder away (it was written under another "
+                          f"{wanted}; move that folder away (it was written under another "
                           "folder naming, or the file system merged the two names)")
 
 

@@ -1,7 +1,9 @@
 """The scorer: run records in, leaderboard rows out. Pure: no file reads, no torch, no plots.
 
 A run record is a harness.record.RunRecord (metrics.json, docs/runs.md; a plain parsed dict is
-validated into one, which is pure). Runs are grouped into entries by (track, submission, point); an entry's scores are means over its seeds
+validated into one, which is pure). Runs are grouped into entries by (track, submission, point); a sweep's
+trials are one entry, of which harness/selection.py chooses one trial on validation scores alone, and only
+that trial's runs are scored here (a plain submission is a sweep of one). An entry's scores are means over its seeds
 with bootstrap intervals (harness/bootstrap.py), and its deltas are paired against the track's
 base model, the submission named "base". The site, the exports and `harness compare` all read
 these rows; nothing else computes a leaderboard number.
@@ -25,6 +27,7 @@ from harness.bootstrap import (
     replicate_group,
 )
 from harness.record import Budget, RunRecord, as_record
+from harness.selection import SELECTION_RULE, Selection, choose_trial
 
 BASE_SUBMISSION = "base"
 
@@ -86,6 +89,8 @@ class RunSummary:
     invalid_reason: str | None
     domain: float | None
     general: float | None
+    trial: str | None = None
+    """The sweep trial the run belongs to (its label), None for a plain run."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,13 @@ class Row:
     is_base: bool
     tasks: tuple[TaskScore, ...]
     runs: tuple[RunSummary, ...]
+    """The runs scored: a sweep's chosen trial only."""
+    selection: Selection | None = None
+    """A sweep: its trials, their validation scores and the chosen one (harness/selection.py); None when plain."""
+
+    @property
+    def n_trials(self) -> int:
+        return self.selection.n_trials if self.selection is not None else 1
 
     @property
     def label(self) -> str:
@@ -148,6 +160,7 @@ class TrackTable:
 class Leaderboard:
     tracks: tuple[TrackTable, ...]
     rank_rule: str = RANK_RULE
+    selection_rule: str = SELECTION_RULE
     n_boot: int = N_BOOT
     bootstrap_seed: int = BOOTSTRAP_SEED
 
@@ -217,9 +230,12 @@ class _Entry:
     runs: list[RunRecord]
     reasons: list[str | None]
     reps: GroupReplicates
+    selection: Selection | None = None
 
     @property
     def invalid_reason(self) -> str | None:
+        if self.selection is not None and self.selection.refused:
+            return f"sweep: {self.selection.refused}"
         seeds_by_reason: dict[str, list[str]] = defaultdict(list)
         for run, reason in zip(self.runs, self.reasons):
             if reason:
@@ -311,9 +327,10 @@ def score_track(track: str, records: Iterable[RunRecord | Mapping], current_vers
     draws = ItemDraws(track, n_boot=n_boot, seed=seed)
     entries = []
     for key, runs in sorted(_group_runs(records).items(), key=lambda kv: (kv[0][1], kv[0][2] or "")):
+        runs, selection = choose_trial(runs, lambda run: invalid_reason(run, current_versions))  # validation only
         reasons = [invalid_reason(run, current_versions) for run in runs]
-        scored = [run for run in runs if run.status == "ok"]
-        entries.append(_Entry(key, runs, reasons, replicate_group(scored, draws, key)))
+        scored = [run for run in runs if run.status == "ok"] if selection is None or not selection.refused else []
+        entries.append(_Entry(key, runs, reasons, replicate_group(scored, draws, key), selection))
 
     notes = []
     base = next((e for e in entries if e.key[1] == BASE_SUBMISSION and e.key[2] is None), None)
@@ -371,9 +388,15 @@ def _row_fields(entry: _Entry, base: _Entry | None) -> dict:
         budget_used=used, budget_caps=caps, valid=reason is None, invalid_reason=reason,
         frontier=False, rank=None, tie_group=None, tie_size=0, is_base=is_base,
         tasks=tuple(tasks),
-        runs=tuple(RunSummary(run.seed, run.run_dir, run.status, r, run.role_mean("domain"), run.role_mean("general"))
-                   for run, r in zip(entry.runs, entry.reasons)),
+        runs=tuple(run_summary(run, r) for run, r in zip(entry.runs, entry.reasons)),
+        selection=entry.selection,
     )
+
+
+def run_summary(run: RunRecord, reason: str | None) -> RunSummary:
+    """One run as the site lists it."""
+    return RunSummary(run.seed, run.run_dir, run.status, reason, run.role_mean("domain"), run.role_mean("general"),
+                      run.trial.label if run.trial is not None else None)
 
 
 def score_runs(records: Iterable[RunRecord | Mapping], current_versions: Mapping[str, str],

@@ -8,10 +8,11 @@
     curve_every: null         # evaluate the domain tasks every N optimizer steps (training curves)
     submissions:
       - submissions/baselines/sft.yaml            # a path, relative to the repository root or the study file
-      - {name: sft-sweep, method: sft, hyperparameters: {learning_rate: [1.0e-4, 1.0e-3]}}   # inline; sweeps expand
+      - {name: sft-sweep, method: sft, hyperparameters: {learning_rate: [1.0e-4, 1.0e-3]}}   # inline; a sweep is one entry
 
 Every (submission, seed) is an ordinary run in the runs directory: finished runs are reused, so an
-interrupted study resumes where it stopped. The study ends with a table of the scored rows.
+interrupted study resumes where it stopped; a sweep's trials are runs of one entry, chosen on the
+track's validation set (harness/sweep.py). The study ends with a table of the scored rows.
 """
 
 from __future__ import annotations
@@ -21,29 +22,31 @@ from pathlib import Path
 from harness.config import load_track
 from harness.discovery import REPO_ROOT
 from harness.errors import ConfigError
-from harness.schemas import StudyConfig, SubmissionConfig, TrackConfig
-from harness.submissions import parse_submissions
 from harness.config_files import read_model_file
+from harness.schemas import StudyConfig, TrackConfig
+from harness.submissions import parse_trials
+from harness.sweep import Trial
 from harness.yaml_loader import read_yaml
 
 __all__ = ["StudyConfig", "load_study"]
 
 
-def load_study(path: str | Path) -> tuple[StudyConfig, TrackConfig, list[SubmissionConfig]]:
-    """The study, its track, and its submissions (sweeps expanded); submission names must be unique."""
+def load_study(path: str | Path) -> tuple[StudyConfig, TrackConfig, list[Trial]]:
+    """The study, its track, and its submissions' trials (a sweep is one entry with one trial per value; checked
+    against the track's trial limit); entry names must be unique."""
     path = Path(path)
     study, lines = read_model_file(StudyConfig, path)
     track = load_track(study.track)
-    subs: list[SubmissionConfig] = []
+    subs: list[Trial] = []
     for i, item in enumerate(study.submissions):
         if isinstance(item, str):
             sub_path = next((p for p in (path.parent / item, REPO_ROOT / item, Path(item)) if p.is_file()), None)
             if sub_path is None:
                 raise ConfigError(path, f"submissions.{i}", f"no submission file {item!r} (relative to the repository or the study)")
-            subs += parse_submissions(read_yaml(sub_path), sub_path)
+            subs += parse_trials(read_yaml(sub_path), sub_path, track)
         else:
-            subs += parse_submissions(item, f"{path} (submissions.{i})")
-    names = [s.name for s in subs]
+            subs += parse_trials(item, f"{path} (submissions.{i})", track)
+    names = [s.name for s in subs if s.index == 0]  # one name per entry (a sweep's trials share it)
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ConfigError(path, "submissions", f"submission names must be unique in a study; repeated: {', '.join(dupes)}")

@@ -9,7 +9,9 @@ no method implementation, and so no torch, is imported):
   `temperature`);
 - the method exists;
 - a data recipe is given only to a method that trains on SFT data;
-- every sweep point's hyperparameters validate against the method's config class.
+- a sweep lists no empty and no repeated values, and (given the track) stays within its trial limit
+  and needs a track with a validation set; all before the product is built (harness/sweep.py);
+- every trial's hyperparameters validate against the method's config class.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from typing import Any
 from harness.errors import ConfigError, ConfigErrors
 from harness.model_folders import check_recipe_models
 from harness.methods import config_class, method_names, method_spec, unknown_method_message
-from harness.schemas import TRACK_FIXED_FIELDS, DataRecipeConfig, SubmissionConfig
-from harness.sweep import expand
+from harness.schemas import TRACK_FIXED_FIELDS, DataRecipeConfig, SubmissionConfig, TrackConfig
+from harness.sweep import Trial, check_sweep, expand
 from harness.validation import parse_model
 from harness.config_files import located
 from harness.yaml_loader import read_yaml_located
@@ -35,14 +37,25 @@ def load_submission(path: str | Path) -> SubmissionConfig:
     return subs[0]
 
 
-def load_submissions(path: str | Path) -> list[SubmissionConfig]:
-    """Read a submission, expand its sweeps (lists of values), and validate each resulting submission."""
+def load_submissions(path: str | Path, track: TrackConfig | None = None) -> list[SubmissionConfig]:
+    """Read a submission and validate each of its trials; their submissions (all named as the entry)."""
+    return [t.submission for t in load_trials(path, track)]
+
+
+def load_trials(path: str | Path, track: TrackConfig | None = None) -> list[Trial]:
+    """Read a submission, check its sweep (against the track's limits when given), expand it into trials
+    (lists of values; a plain submission is one trial), and validate each trial's hyperparameters."""
     data, lines = read_yaml_located(Path(path))
-    return located(lambda: parse_submissions(data, path), path, lines)
+    return located(lambda: parse_trials(data, path, track), path, lines)
 
 
-def parse_submissions(data: dict[str, Any], path: str | Path) -> list[SubmissionConfig]:
-    """The submissions `data` (a submission file's fields) stands for: one, or one per sweep point."""
+def parse_submissions(data: dict[str, Any], path: str | Path, track: TrackConfig | None = None) -> list[SubmissionConfig]:
+    """The trials' submissions `data` (a submission file's fields) stands for: one, or one per sweep trial."""
+    return [t.submission for t in parse_trials(data, path, track)]
+
+
+def parse_trials(data: dict[str, Any], path: str | Path, track: TrackConfig | None = None) -> list[Trial]:
+    """The trials `data` (a submission file's fields) stands for: one, or one per combination of swept values."""
     _check_track_fixed_fields(data, path)
     sub = parse_model(SubmissionConfig, data, path)
     check_recipe_models(sub.data, path)  # model folders the recipe names: present, code-free, safetensors
@@ -53,9 +66,10 @@ def parse_submissions(data: dict[str, Any], path: str | Path) -> list[Submission
         raise ConfigError(path, "data", f"method {sub.method!r} does not train on SFT data, so a data recipe does not "
                           "apply; remove the `data:` block (SFT-family methods: sft, dft, talr, ...)")
     hyper = config_class(sub.method)
+    check_sweep(sub, hyper, path, track)  # before the product is built
     expanded = expand(sub, hyper)
     for one in expanded:
-        hyper.parse(one.hyperparameters, path)
+        hyper.parse(one.submission.hyperparameters, path)
     return expanded
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from harness.record import RecordError, RunRecord
 from harness.runs import METRICS_FILE as METRICS
-from harness.runs import read_record
+from harness.runs import TRIAL_PREFIX, read_record
 
 RUN_FILES = {"config": "config.json", "provenance": "provenance.json", "ledger": "ledger.json"}
 """The files a run page shows, by the name the page uses."""
@@ -31,15 +31,17 @@ def seed_dirs(submission_dir: Path) -> list[Path]:
 
 
 def load_records(runs_dir: Path) -> list[RunRecord]:
-    """Every finished run under runs_dir/<track>/<submission>/seed*/; unfinished runs have no metrics.json.
+    """Every finished run under runs_dir/<track>/<submission>/seed*/ and, for sweeps, under
+    runs_dir/<track>/<submission>/trial-*/seed*/; unfinished runs have no metrics.json.
 
     Two folders holding the same run (track, submission, point, seed) are refused rather than counted twice:
     that happens when a run written under the old folder naming is run again under the current one.
     """
-    records = [read_metrics(p.parent) for p in sorted(Path(runs_dir).glob(f"*/*/seed*/{METRICS}"))]
+    files = sorted([*Path(runs_dir).glob(f"*/*/seed*/{METRICS}"), *Path(runs_dir).glob(f"*/*/{TRIAL_PREFIX}*/seed*/{METRICS}")])
+    records = [read_metrics(p.parent) for p in files]
     seen: dict[tuple, RunRecord] = {}
     for record in records:
-        key = (*record.entry, record.seed)
+        key = (*record.entry, record.trial.label if record.trial else None, record.seed)
         if key in seen:
             raise RecordError(f"{seen[key].run_dir} and {record.run_dir} both hold the run {key}; move the one "
                               "written under the old folder naming away")

@@ -33,7 +33,8 @@ from harness import __version__
 from harness.paths import path_component
 from harness.record import Budget, RunRecord, as_record
 from harness.render import export, load, plot, tables
-from harness.scoring import RANK_RULE, Leaderboard, Row, RunSummary, TrackTable, score_runs
+from harness.scoring import RANK_RULE, Leaderboard, Row, RunSummary, TrackTable, run_summary, score_runs
+from harness.selection import SELECTION_RULE
 
 SamplesLoader = Callable[[str], Mapping[str, list[dict]]]
 RunFilesLoader = Callable[[str], Mapping[str, object]]
@@ -49,6 +50,8 @@ def track_page(track: str) -> str:
 
 def run_page(row: Row, run: RunSummary) -> str:
     parts = ["runs", slug(row.track), slug(row.submission)]
+    if run.trial is not None:  # a sweep's trial: its own tree, so no trial label can meet a point label
+        parts = ["trials", slug(row.track), slug(row.submission), slug(run.trial)]
     if row.point is not None:
         parts.append(slug(row.point))
     return "/".join(parts + [f"seed{slug(str(run.seed))}.html"])
@@ -118,7 +121,8 @@ class _Writer:
 
     def page(self, relative: str, template: str, **context) -> None:
         root = "../" * relative.count("/")
-        html = self.env.get_template(template).render(root=root, note=self.note, rank_rule=RANK_RULE, **context)
+        html = self.env.get_template(template).render(root=root, note=self.note, rank_rule=RANK_RULE,
+                                                         selection_rule=SELECTION_RULE, **context)
         self.text(relative, html)
 
     def exports(self, stem: str, table: tables.Table) -> dict[str, str]:
@@ -132,7 +136,12 @@ class _Writer:
 
 
 def _record_index(records: list[RunRecord]) -> dict[tuple, RunRecord]:
-    return {(*record.entry, record.seed): record for record in records}
+    """(track, submission, point, trial label, seed) -> record."""
+    return {_run_key(record): record for record in records}
+
+
+def _run_key(record: RunRecord) -> tuple:
+    return (*record.entry, record.trial.label if record.trial is not None else None, record.seed)
 
 
 def build_site(
@@ -165,8 +174,13 @@ def build_site(
         _write_track(writer, track, by_run)
         for row in track.rows:
             for run in row.runs:
-                record = by_run[(row.track, row.submission, row.point, run.seed)]
+                record = by_run[(row.track, row.submission, row.point, run.trial, run.seed)]
                 _write_run(writer, track, row, run, record, samples_loader, run_files_loader)
+            scored = {(run.trial, run.seed) for run in row.runs}
+            for record in records:  # a sweep's other trials: inspectable on their own run pages, never ranked
+                key = _run_key(record)
+                if row.selection is not None and key[:3] == (row.track, row.submission, row.point) and key[3:] not in scored:
+                    _write_run(writer, track, row, run_summary(record, None), record, samples_loader, run_files_loader)
     return out_dir / "index.html"
 
 
@@ -179,7 +193,7 @@ def _track_curves(track: TrackTable, by_run: dict[tuple, RunRecord]) -> str | No
     """Every valid entry's training curve (mean over its seeds), labelled by its # in the table; None without curves."""
     series = []
     for number, row in enumerate(track.rows, start=1):
-        curves = [_curve(by_run[(row.track, row.submission, row.point, run.seed)]) for run in row.runs]
+        curves = [_curve(by_run[(row.track, row.submission, row.point, run.trial, run.seed)]) for run in row.runs]
         if row.valid and curves and all(curves):
             series.append((f"#{number}", plot.mean_curve(curves)))
     return plot.curves_svg(series) if series else None
@@ -193,7 +207,8 @@ def _write_track(writer: _Writer, track: TrackTable, by_run: dict[tuple, RunReco
     writer.page(page, "track.html.j2", title=f"{track.track} leaderboard", track=track,
                 scatter=plot.scatter_svg(track), curves=_track_curves(track, by_run),
                 sections=[(leaderboard, writer.exports(stem, leaderboard)), (per_task, writer.exports(stem, per_task))],
-                invalid=[row for row in track.rows if not row.valid])
+                invalid=[row for row in track.rows if not row.valid],
+                sweeps=[(row, tables.trials_table(row, run_page)) for row in track.rows if row.selection is not None])
 
 
 def _write_run(writer: _Writer, track: TrackTable, row: Row, run: RunSummary, record: RunRecord,

@@ -80,7 +80,15 @@ def _budget(row: Row) -> Cell:
 
 
 def _submission(row: Row) -> Cell:
-    """The entry's name; a point of a multi-point run (wise-ft's alphas) says it shares one training run."""
+    """The entry's name; a sweep says how many trials it ran and which values validation chose; a point of a
+    multi-point run (wise-ft's alphas) says it shares one training run."""
+    if row.selection is not None:
+        chosen = row.selection.chosen
+        detail = (f"{row.n_trials} trials, chosen on validation: {chosen.label}" if chosen is not None
+                  else f"{row.n_trials} trials, none chosen")
+        return Cell(row.label, row.label, detail=detail,
+                    title="a sweep is one entry: only the trial chosen on validation is scored and ranked; every "
+                          "trial is listed under Sweeps")
     if row.point is None:
         return Cell(row.label, row.label)
     return Cell(row.label, row.label, detail=f"{row.method} point of one training run",
@@ -156,6 +164,35 @@ def leaderboard_table(track: TrackTable, run_href: RunHref = _no_href) -> Table:
         ))
     return Table("leaderboard", f"{track.track}: leaderboard", LEADERBOARD_HEADER, tuple(rows),
                  tuple(row_kind(r) for r in track.rows))
+
+
+def trials_table(row: Row, run_href: RunHref = _no_href) -> Table:
+    """A sweep entry's trials: their values, validation scores (the choice's only input) and run pages."""
+    sel = row.selection
+    header = (
+        HeaderCell("trial", "trial", "the swept values, in submission order"),
+        HeaderCell("chosen", "chosen", "the trial with the best mean validation score (ties: listed first)"),
+        HeaderCell("validation", f"validation {sel.metric}", "mean over seeds of the selection score on validation "
+                   "items, 0-100 per role", lower_is_better=False),
+        HeaderCell("validation_domain", "validation domain", lower_is_better=False),
+        HeaderCell("validation_general", "validation general", lower_is_better=False),
+        HeaderCell("seeds", "seeds", "one run per seed; each links to its run page"),
+        HeaderCell("status", "status", "why a trial could not be chosen"),
+    )
+    rows = []
+    for t in sel.trials:
+        links = tuple((str(seed), href) for seed in t.seeds
+                      if (href := run_href(row, RunSummary(seed, None, "", None, None, None, t.label))))
+        rows.append((
+            Cell(t.label, t.label), Cell(t.chosen, "chosen" if t.chosen else ""),
+            Cell(t.validation, fmt(t.validation)), Cell(t.validation_domain, fmt(t.validation_domain)),
+            Cell(t.validation_general, fmt(t.validation_general)),
+            Cell(list(t.seeds), ", ".join(map(str, t.seeds)), links=links),
+            Cell("ok" if t.invalid_reason is None else "invalid", "" if t.invalid_reason is None else "invalid",
+                 detail=t.invalid_reason or ""),
+        ))
+    return Table("trials", f"{row.label}: {sel.n_trials} trials", header, tuple(rows),
+                 tuple("invalid" if t.invalid_reason else "" for t in sel.trials))
 
 
 def task_table(track: TrackTable) -> Table:

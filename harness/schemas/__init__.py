@@ -26,15 +26,17 @@ from harness.schemas.tracks import (
     DomainTrainConfig,
     GeneralSuiteConfig,
     PretrainConfig,
+    SelectionConfig,
     TinyModelConfig,
     TrackConfig,
     TrainingDefaults,
+    ValidationConfig,
 )
 
 __all__ = [
     "TRACK_FIXED_FIELDS", "BaseModelConfig", "BudgetConfig", "DataMatchConfig", "DataRecipeConfig", "DataSource",
     "DataSourceConfig", "DataSourceKind", "DomainConfig", "DomainTrainConfig", "EvalConfig", "GeneralSuiteConfig",
-    "LocalTaskHeader", "MatchBy", "PretrainConfig", "SamplingConfig", "SamplingSettings", "Strict", "StudyConfig",
+    "LocalTaskHeader", "MatchBy", "PretrainConfig", "SamplingConfig", "SamplingSettings", "SelectionConfig", "Strict", "StudyConfig",
     "SubmissionConfig", "SuiteConfig", "SuiteTaskConfig", "TaskConfig", "TaskRef", "TinyModelConfig", "TrackConfig",
-    "TrainingDefaults", "task_ref",
+    "TrainingDefaults", "ValidationConfig", "task_ref",
 ]

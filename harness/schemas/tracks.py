@@ -124,6 +124,40 @@ class GeneralSuiteConfig(Strict):
     """Caps new tokens of generative tasks (lm-eval gen_kwargs); None: each task's own setting."""
 
 
+class ValidationConfig(Strict):
+    """A track's validation set: what selection (sweeps, checkpoints) is scored on, never the test items.
+
+    Either `n` items per evaluated task, drawn by the harness (synthetic tasks: split "validation" from the
+    track's eval seed, disjoint from the test items and the domain training data; harness.track_data), or
+    `none` with the reason the track has no validation source. Selection is refused on a track without one.
+    """
+
+    n: int | None = Field(None, ge=1)
+    """Validation items per evaluated task (domain and general)."""
+    none: str | None = Field(None, min_length=1)
+    """Why this track has no validation set (e.g. its tasks have no train split to hold items out of)."""
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        if (self.n is None) == (self.none is None):
+            raise ValueError("give either `n` (validation items per task) or `none` (the reason there is no "
+                             "validation set), not both and not neither")
+        return self
+
+
+SELECTION_METRICS = ("S", "domain")
+"""What selection maximises on validation: S (domain + general, the rank quantity) or the domain score alone."""
+
+
+class SelectionConfig(Strict):
+    """How a sweep's trials are chosen (AlgoPerf-style: a fixed trial budget, chosen on validation)."""
+
+    max_trials: int = Field(8, ge=1)
+    """The most trials (points of a sweep's product) a submission may ask for; more is refused before any work."""
+    metric: Literal["S", "domain"] = "S"
+    """The validation score the chosen trial maximises (see SELECTION_METRICS)."""
+
+
 class TrackConfig(Strict):
     """tasks/tracks/<name>.yaml: the fixed playing field every submission shares."""
 
@@ -138,8 +172,22 @@ class TrackConfig(Strict):
     seeds: list[int] = Field(default_factory=lambda: [0])
     general_suite: GeneralSuiteConfig | None = None
     """General benchmarks through lm-eval, scored with role "general" beside `general` (tasks/suites/)."""
+    validation: ValidationConfig | None = None
+    """The validation set selection uses; None: the track declares none (selection is refused on it)."""
+    selection: SelectionConfig = SelectionConfig()
+    """Sweep limits and the selection metric; a `selection:` block needs a validation set."""
 
     _refs = field_validator("general", mode="before")(lambda v: [task_ref(x) for x in v])
+
+    @property
+    def has_validation(self) -> bool:
+        return self.validation is not None and self.validation.n is not None
+
+    def no_validation_reason(self) -> str:
+        """Why selection on this track is refused (only meaningful when it has no validation set)."""
+        if self.validation is None:
+            return f"track {self.name!r} declares no validation set (its file has no `validation:` block)"
+        return f"track {self.name!r} has no validation set: {self.validation.none}"
 
     def all_task_refs(self) -> list[TaskRef]:
         """The evaluated tasks, domain first."""
