@@ -17,7 +17,7 @@ from rich.table import Table
 from harness.config import load_track, track_version
 from harness.discovery import REPO_ROOT, list_tracks
 from harness.errors import ConfigError, ConfigErrors
-from harness.record import RecordError
+from harness.record import RecordError, RunRecord
 from harness.runs import DEFAULT_RUNS_DIR
 from harness.submissions import load_submission, load_trials
 
@@ -177,12 +177,18 @@ def results_table(track: str, rows: list[dict]) -> Table:
     base = next((r for r in rows if r.get("method") == "base"), None)
     for r in rows:
         used = (r.get("budget") or {}).get("used", {})
-        dom = r.get("domain")
-        delta = f" ({dom - base['domain']:+.1f})" if base and dom is not None and r is not base else ""
+        name = r["submission"] if r.get("point") is None else f"{r['submission']} @ {r['point']}"
+        dom, gen, delta = r.get("domain"), r.get("general"), ""
+        if r.get("trial"):  # a sweep's trial: its validation scores (what selection reads), never its test scores
+            name = f"{name} [{r['trial']['label']}] (validation)"
+            record = RunRecord.model_validate(r)
+            dom, gen = record.validation_mean("domain"), record.validation_mean("general")
+        elif base and dom is not None and r is not base:
+            delta = f" ({dom - base['domain']:+.1f})"
         table.add_row(
-            r["submission"] if r.get("point") is None else f"{r['submission']} @ {r['point']}", str(r["seed"]), r["status"],
+            name, str(r["seed"]), r["status"],
             f"{dom:.1f}{delta}" if dom is not None else "-",
-            f"{r['general']:.1f}" if r.get("general") is not None else "-",
+            f"{gen:.1f}" if gen is not None else "-",
             f"{used.get('gradient_tokens', 0):,}", f"{used.get('rollouts', 0):,}", str(used.get("optimizer_steps", 0)),
             f"{(r.get('wall_seconds') or {}).get('train', 0):.0f}",
         )

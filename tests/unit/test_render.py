@@ -179,3 +179,26 @@ def test_training_curves_are_drawn_on_track_and_run_pages(tmp_path):
     # The track figure averages seeds step by step, over the steps every seed reached.
     assert mean_curve([[{"step": 0, "score": 50.0, "mean_length": 2.0}, {"step": 5, "score": 60.0, "mean_length": 4.0}],
                        [{"step": 0, "score": 70.0, "mean_length": 2.0}]]) == [{"step": 0, "score": 60.0, "mean_length": 2.0}]
+
+
+def test_a_sweep_shows_as_one_entry_with_its_trials_and_every_trials_run_page(tmp_path):
+    """Trials live under their entry's folder (harness/runs.py); the leaderboard ranks the chosen one only,
+    and the track page, the run pages and leaderboard.json keep every trial inspectable."""
+    runs = tmp_path / "runs"
+    write_run(runs, metrics("base", 0.3))
+    for index, (label, val) in enumerate((("learning_rate=0.0003", 0.9), ("learning_rate=0.001", 0.4))):
+        rec = metrics("sw", 0.5 + 0.3 * index)  # the trial validation rejects has the better test score
+        rec["trial"] = {"label": label, "index": index, "count": 2, "values": {"learning_rate": 3e-4 if index == 0 else 1e-3}}
+        rec["validation"] = {"dom": {"role": "domain", "score": 100 * val, "n": 1, "split": "validation"}}
+        write_run(runs, rec, dir_name=f"sw/trial-{label}")
+    site = build_site_from_runs(runs, tmp_path / "site", VERSIONS).parent
+    board = json.loads((site / "leaderboard.json").read_text())
+    (sw,) = [r for r in board["tracks"][0]["rows"] if r["submission"] == "sw"]
+    assert sw["selection"]["n_trials"] == 2 and sw["selection"]["chosen"]["label"] == "learning_rate=0.0003"
+    assert [run["trial"] for run in sw["runs"]] == ["learning_rate=0.0003"] and sw["rank"] is not None
+    track = (site / track_page("t")).read_text()
+    assert "Sweeps" in track and "2 trials, chosen on validation: learning_rate=0.0003" in track
+    assert "Test items never enter the choice" in track
+    for label in ("learning_rate=0.0003", "learning_rate=0.001"):
+        page = site / "trials" / "t" / "sw" / slug(label) / "seed0.html"
+        assert page.is_file() and f'href="trials/t/sw/{slug(label)}/seed0.html"' in track
