@@ -15,6 +15,7 @@ from datasets import Dataset
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from harness.budget import BudgetMeter
+from harness.checkpoints import CheckpointSelector
 from harness.curve import TrainingCurve
 from harness.data_recipes import RecipeContext, build_sft_data
 from harness.rollouts import RolloutLog
@@ -33,6 +34,7 @@ class Preparation:
     train_dataset: Dataset
     sampler: MeteredSampler
     curve: TrainingCurve | None = None
+    checkpoints: CheckpointSelector | None = None
     data_recipe: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -41,8 +43,11 @@ class Preparation:
         return {"train_dataset": self.train_dataset, "sampler": self.sampler, "task": self.task, "train_examples": self.examples}
 
     def metrics(self, evaluated: dict[str, Any], steps: int) -> dict[str, Any]:
-        """metrics.json fields: the data recipe and the training curve (closed with the final evaluation)."""
+        """metrics.json fields: the data recipe, the training curve (closed with the final evaluation) and the
+        checkpoint selection."""
         out: dict[str, Any] = {"data_recipe": self.data_recipe}
+        if self.checkpoints is not None:
+            out["checkpoints"] = self.checkpoints.to_json()
         if self.curve is not None:
             self.curve.add(steps, list((evaluated.get("tasks") or {}).values()))
             out["curve"] = self.curve.points
@@ -73,6 +78,10 @@ def prepare_training(
         prep.curve = TrainingCurve(track, tokenizer, meter, curve_every)
         prep.curve.record(model, 0)
         meter.step_listeners.append(prep.curve)
+    every = track.selection.checkpoint_every
+    if every and method.trains:  # the track's checkpoint selection, on validation items (harness/checkpoints.py)
+        prep.checkpoints = CheckpointSelector(track, tokenizer, meter, every)
+        meter.step_listeners.append(prep.checkpoints)
     return prep
 
 

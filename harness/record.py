@@ -154,6 +154,32 @@ class CurvePoint(RecordModel):
     mean_length: Number
 
 
+class CheckpointPoint(RecordModel):
+    """metrics.json `checkpoints.curve[i]`: the validation scores after `step` optimizer steps."""
+
+    step: int
+    score: Number
+    """The selection score (domain + general, or domain alone, per `metric`)."""
+    domain: Number | None = None
+    general: Number | None = None
+    mean_length: Number = 0.0
+
+
+class Checkpoints(RecordModel):
+    """metrics.json `checkpoints`: a track's checkpoint selection on validation (harness/checkpoints.py)."""
+
+    every: int
+    """Optimizer steps between validation evaluations."""
+    metric: str
+    chosen_step: int
+    """The step whose weights the run was scored with."""
+    restored: bool
+    """True when the chosen weights were loaded back over the final ones."""
+    note: str | None = None
+    """Why the final weights were kept, when they were."""
+    curve: list[CheckpointPoint] = []
+
+
 class GeneralSuite(RecordModel):
     """metrics.json `general_suite`: the lm-eval suite a track ran, including the tasks that did not count."""
 
@@ -233,6 +259,8 @@ class RunRecord(RecordModel):
     selection reads, never the leaderboard's scores."""
     trial: Trial | None = None
     """Set when the run is one trial of a sweep; the entry is (track, submission, point) and holds every trial."""
+    checkpoints: Checkpoints | None = None
+    """Only on tracks with `selection.checkpoint_every`: the validation curve and the chosen checkpoint."""
     curve: list[CurvePoint] | None = None
     """Only with a study's curve_every: the domain score every N optimizer steps, closed by the final evaluation."""
     baseline: bool = False
@@ -297,4 +325,4 @@ def parse_record(data: object, source: str) -> RunRecord:
 
 def record_models() -> tuple[type[RecordModel], ...]:
     """Every model of the record, for the docs check (tests/unit/test_record.py)."""
-    return (RunRecord, TaskMetrics, Trial, Budget, CurvePoint, GeneralSuite, Points)
+    return (RunRecord, TaskMetrics, Trial, Budget, CurvePoint, Checkpoints, CheckpointPoint, GeneralSuite, Points)

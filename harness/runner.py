@@ -204,6 +204,8 @@ def _train(req: RunRequest, method, hp, out: Path, console: Console):
         console.print(f"training {req.submission.name} on {req.track.name} (seed {req.seed})")
         with meter.guard(model):  # every forward metered, generate() only through the metered sampler
             model = method.train(ctx, hp, meter)
+        if prep.checkpoints is not None:  # score the run as its best checkpoint on validation
+            model = prep.checkpoints.finish(model, meter.ledger.optimizer_steps)
         finish_training(out, model, tokenizer, meter, req.save_model)
         timings["train"] = round(time.perf_counter() - t0, 2)
         atomic_write_json(out / "train_log.json", meter.log_history)

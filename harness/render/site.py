@@ -220,7 +220,17 @@ def _write_run(writer: _Writer, track: TrackTable, row: Row, run: RunSummary, re
     writer.page(run_page(row, run), "run.html.j2", title=f"{row.label} seed {run.seed}", track=track, row=row,
                 run=run, record=record, budget=record.budget or Budget(), files=files, samples=samples,
                 track_href=track_page(track.track),
-                curve=plot.curves_svg([("this run", curve)]) if curve else None)
+                curve=plot.curves_svg([("this run", curve)]) if curve else None,
+                checkpoints=_checkpoint_curve(record))
+
+
+def _checkpoint_curve(record: RunRecord) -> str | None:
+    """The validation curve of a track's checkpoint selection (domain score and length per step), or None."""
+    if record.checkpoints is None or not record.checkpoints.curve:
+        return None
+    points = [{"step": p.step, "score": p.domain if p.domain is not None else p.score, "mean_length": p.mean_length}
+              for p in record.checkpoints.curve]
+    return plot.curves_svg([("validation", points)])
 
 
 def build_site_from_runs(runs_dir: Path, out_dir: Path, current_versions: Mapping[str, str]) -> Path:

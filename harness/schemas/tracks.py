@@ -155,7 +155,10 @@ class SelectionConfig(Strict):
     max_trials: int = Field(8, ge=1)
     """The most trials (points of a sweep's product) a submission may ask for; more is refused before any work."""
     metric: Literal["S", "domain"] = "S"
-    """The validation score the chosen trial maximises (see SELECTION_METRICS)."""
+    """The validation score the chosen trial (and checkpoint) maximises (see SELECTION_METRICS)."""
+    checkpoint_every: int | None = Field(None, ge=1)
+    """Evaluate on validation every N optimizer steps and score the run as its best checkpoint
+    (harness/checkpoints.py); None (the default) scores the final weights."""
 
 
 class TrackConfig(Strict):

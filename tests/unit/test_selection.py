@@ -157,3 +157,35 @@ def test_validation_needs_items_or_a_reason(tmp_path):
         load_track(_track_file(tmp_path, "validation: {n: 10, none: both}"))
     with pytest.raises(ConfigError, match="validation"):
         load_track(_track_file(tmp_path, "validation: {}"))
+
+
+def test_checkpoint_selection_scores_the_run_as_its_best_validation_checkpoint(micro_base, tmp_path):
+    from pathlib import Path
+
+    from harness.render.site import build_site
+    from harness.runner import RunRequest, execute_run
+    from harness.submissions import load_submission
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "micro-track.yaml"
+    text = fixture.read_text().replace("selection: {max_trials: 4}", "selection: {max_trials: 4, checkpoint_every: 2}")
+    assert "checkpoint_every" in text
+    (tmp_path / "micro.yaml").write_text(text)
+    track = load_track(tmp_path / "micro.yaml")
+    sub = load_submission(Path(__file__).resolve().parents[2] / "submissions" / "baselines" / "sft.yaml")
+    (rec,) = execute_run(RunRequest(sub, track, 0, tmp_path / "runs"))
+    ck = rec["checkpoints"]
+    steps = [p["step"] for p in ck["curve"]]
+    final = rec["budget"]["used"]["optimizer_steps"]
+    assert steps == [*range(2, final + 1, 2), *([final] if final % 2 else [])] and len(steps) >= 2
+    scores = [p["score"] for p in ck["curve"]]
+    assert ck["chosen_step"] == steps[scores.index(max(scores))]  # the best, the earliest of equals
+    chosen = ck["curve"][steps.index(ck["chosen_step"])]
+    assert ck["restored"] == (ck["chosen_step"] != final)
+    assert chosen["score"] == pytest.approx(chosen["domain"] + chosen["general"])
+    # The run is scored as the chosen checkpoint: its own validation evaluation reproduces the chosen point.
+    val = as_record(rec)
+    assert val.validation_mean("domain") == pytest.approx(chosen["domain"])
+    assert val.validation_mean("general") == pytest.approx(chosen["general"])
+    site = build_site([rec], tmp_path / "site", {"micro": rec["track_version"]}, generated_at="pinned")
+    page = next((site.parent / "runs").rglob("seed0.html")).read_text()
+    assert 'id="checkpoint-curve"' in page and f"scored as step {ck['chosen_step']}" in page
