@@ -29,6 +29,7 @@ from harness.bootstrap import (
     replicate_group,
 )
 from harness.paths import path_component, path_under
+from harness.selection import choose_trial
 from harness.record import RunRecord, as_record
 from harness.render.load import METRICS, read_metrics, seed_dirs
 
@@ -92,6 +93,14 @@ def _check_side(records: Sequence[RunRecord], side: str) -> list[str]:
     return notes
 
 
+def _chosen_trial(records: Sequence[RunRecord | dict], side: str) -> list[RunRecord]:
+    """A side's runs; for a sweep entry, only the trial chosen on validation (harness/selection.py), as ranked."""
+    runs, selection = choose_trial([as_record(r) for r in records], lambda r: None if r.scored else f"status {r.status}")
+    if selection is not None and selection.refused:
+        raise CompareError(f"side {side} is a sweep with no chosen trial: {selection.refused}")
+    return runs
+
+
 def _row(name: str, role: str, a: Estimated, b: Estimated, n_items: int | None) -> CompareRow:
     low, high = percentile_interval(b.replicates - a.replicates)
     return CompareRow(name, role, a.value, b.value, b.value - a.value, low, high, n_items)
@@ -106,7 +115,7 @@ def compare(records_a: Sequence[RunRecord | dict], records_b: Sequence[RunRecord
     """Compare two entries (each: its runs over seeds). Pure; raises CompareError on unusable input.
 
     Plain dicts are validated as RunRecords (harness/record.py)."""
-    records_a, records_b = [as_record(r) for r in records_a], [as_record(r) for r in records_b]
+    records_a, records_b = _chosen_trial(records_a, "A"), _chosen_trial(records_b, "B")
     warnings = _check_side(records_a, "A") + _check_side(records_b, "B")
     ok_a = [r for r in records_a if r.scored]
     ok_b = [r for r in records_b if r.scored]

@@ -26,8 +26,10 @@ def read_metrics(run_dir: Path) -> RunRecord:
 
 
 def seed_dirs(submission_dir: Path) -> list[Path]:
-    """The finished runs (those with metrics.json) of one submission directory, in path order."""
-    return sorted(p.parent for p in Path(submission_dir).glob(f"seed*/{METRICS}"))
+    """The finished runs (those with metrics.json) of one submission directory, a sweep's trials included
+    (trial-*/seed*/), in path order."""
+    root = Path(submission_dir)
+    return sorted(p.parent for p in [*root.glob(f"seed*/{METRICS}"), *root.glob(f"{TRIAL_PREFIX}*/seed*/{METRICS}")])
 
 
 def load_records(runs_dir: Path) -> list[RunRecord]:

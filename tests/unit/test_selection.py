@@ -189,3 +189,14 @@ def test_checkpoint_selection_scores_the_run_as_its_best_validation_checkpoint(m
     site = build_site([rec], tmp_path / "site", {"micro": rec["track_version"]}, generated_at="pinned")
     page = next((site.parent / "runs").rglob("seed0.html")).read_text()
     assert 'id="checkpoint-curve"' in page and f"scored as step {ck['chosen_step']}" in page
+
+
+def test_compare_reads_a_sweep_as_its_chosen_trial():
+    from harness.compare import CompareError, compare
+
+    result = compare([record("base", items(50), items(80, seed=1))], sweep(val_a=80.0, val_b=40.0, test_a=60, test_b=90),
+                     n_boot=200)
+    (dom,) = [r for r in result.rows if r.name == "domain"]
+    assert dom.b == pytest.approx(60.0)  # the trial chosen on validation, not the test-best one
+    with pytest.raises(CompareError, match="no chosen trial"):
+        compare([record("base", items(50))], sweep(val_a=80.0, val_b=40.0)[:-1], n_boot=200)
