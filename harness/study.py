@@ -24,7 +24,7 @@ from harness.errors import ConfigError
 from harness.schemas import StudyConfig, SubmissionConfig, TrackConfig
 from harness.submissions import parse_submissions
 from harness.config_files import read_model_file
-from harness.yaml_loader import read_yaml
+from harness.yaml_loader import read_yaml, with_lines
 
 __all__ = ["StudyConfig", "load_study"]
 
@@ -33,7 +33,12 @@ def load_study(path: str | Path) -> tuple[StudyConfig, TrackConfig, list[Submiss
     """The study, its track, and its submissions (sweeps expanded); submission names must be unique."""
     path = Path(path)
     study, lines = read_model_file(StudyConfig, path)
-    track = load_track(study.track)
+    try:
+        track = load_track(study.track)
+    except ConfigError as e:
+        if e.path is not None and Path(e.path).is_file():  # the track file itself is wrong: its own error says where
+            raise
+        raise with_lines(ConfigError(path, "track", e.message), path, lines) from None
     subs: list[SubmissionConfig] = []
     for i, item in enumerate(study.submissions):
         if isinstance(item, str):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from harness.schemas import Strict
 from harness.validation import validation_errors
@@ -75,13 +75,16 @@ class MethodConfig(Hyperparameters):
             raise ValueError(f"unknown scheduler {value!r}; one of: {', '.join(SCHEDULERS)}")
         return value
 
-    @model_validator(mode="after")
-    def _effective_rate(self):
-        rate = self.learning_rate * self.learning_rate_scale
+    @field_validator("learning_rate_scale")
+    @classmethod
+    def _effective_rate(cls, scale: float, info: ValidationInfo) -> float:
+        if "learning_rate" not in info.data:  # the rate itself was refused
+            return scale
+        rate = info.data["learning_rate"] * scale
         if not 0 < rate <= MAX_LEARNING_RATE:
-            raise ValueError(f"learning_rate x learning_rate_scale = {rate:g} must lie in (0, {MAX_LEARNING_RATE:g}]: "
-                             "lower one of them")
-        return self
+            raise ValueError(f"learning_rate x learning_rate_scale = {info.data['learning_rate']:g} x {scale:g} = "
+                             f"{rate:g} must lie in (0, {MAX_LEARNING_RATE:g}]: lower one of them")
+        return scale
 
 
 # ------------------------------------------------------------------------------------------- token losses

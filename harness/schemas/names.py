@@ -24,7 +24,7 @@ NAME_CHARS = _ALNUM | frozenset("_.-")
 NAME_RULE = (f"a name is 1 to {NAME_MAX} characters from ASCII letters, digits, '_', '-' and '.', starting with a "
              "letter or a digit (e.g. sft-lr-small)")
 RESERVED_BASE = "base"
-"""The reference entry's name: only method `base` may use it."""
+"""The reference entry's name: only method `base` may use it (in any letter case, so `Base` cannot pose as it)."""
 
 
 def check_name(value: str) -> str:

@@ -148,7 +148,7 @@ class SubmissionConfig(Strict):
 
     @model_validator(mode="after")
     def _base_is_reserved(self):
-        if self.name == RESERVED_BASE and self.method != RESERVED_BASE:
+        if self.name.lower() == RESERVED_BASE and self.method != RESERVED_BASE:
             raise ValueError(f"the name {RESERVED_BASE!r} is reserved for the track's reference entry (method "
                              f"{RESERVED_BASE!r}); give this {self.method!r} submission another name ({NAME_RULE})")
         return self
