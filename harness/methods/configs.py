@@ -18,10 +18,13 @@ from harness.validation import validation_errors
 from harness.rewards import RewardName
 
 SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
-              "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr", "cosine_warmup_with_min_lr",
-              "warmup_stable_decay")
-"""transformers' SchedulerType values (TrainingArguments.lr_scheduler_type) that need no extra arguments; a test
-checks them against the installed transformers (importing it here would import torch into `harness validate`)."""
+              "inverse_sqrt")
+"""transformers' SchedulerType values (TrainingArguments.lr_scheduler_type) that a run can use as it is: the others
+need an evaluation strategy (reduce_lr_on_plateau, greedy) or lr_scheduler_kwargs (cosine_with_min_lr,
+cosine_warmup_with_min_lr, warmup_stable_decay), which a submission cannot set. tests/hostile/test_choices.py checks
+this split against the installed transformers (importing it here would import torch into `harness validate`)."""
+UNUSABLE_SCHEDULERS = ("reduce_lr_on_plateau", "greedy", "cosine_with_min_lr", "cosine_warmup_with_min_lr",
+                       "warmup_stable_decay")
 
 MAX_LEARNING_RATE = 1.0
 """The largest effective learning rate (learning_rate x learning_rate_scale) a run may use: AdamW's step is about
@@ -71,6 +74,9 @@ class MethodConfig(Hyperparameters):
     @field_validator("lr_scheduler_type")
     @classmethod
     def _known_scheduler(cls, value: str) -> str:
+        if value in UNUSABLE_SCHEDULERS:
+            raise ValueError(f"scheduler {value!r} needs an evaluation strategy or lr_scheduler_kwargs, which a "
+                             f"submission cannot set; use one of: {', '.join(SCHEDULERS)}")
         if value not in SCHEDULERS:
             raise ValueError(f"unknown scheduler {value!r}; one of: {', '.join(SCHEDULERS)}")
         return value
