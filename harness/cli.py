@@ -275,12 +275,19 @@ def main(argv: list[str] | None = None) -> int:
     except RecordError as e:  # a run folder of another schema version or of another entry: refused, not reused
         err_console.print(f"error: {e}", highlight=False, markup=False)
         return 2
+
+
+def entry(argv: list[str] | None = None) -> int:
+    """The `harness` command: `main`, with any other failure as one line and exit status 1 (the traceback only with
+    `--debug`). `main` itself lets such errors propagate, for callers that handle them (tests, scripts)."""
+    try:
+        return main(argv)
     except KeyboardInterrupt:
         err_console.print("interrupted; an unfinished run is redone by the next `harness run`", highlight=False,
                           markup=False)
         return 130
     except Exception as e:  # not a config mistake: one line, the traceback only with --debug
-        if args.debug:
+        if "--debug" in (sys.argv[1:] if argv is None else argv):
             raise
         err_console.print(f"error: {type(e).__name__}: {e} (rerun with --debug for the traceback)", highlight=False,
                           markup=False)
@@ -288,4 +295,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

@@ -102,13 +102,13 @@ class TALRConfig(MethodConfig):
 
 
 class KLConfig(MethodConfig):
-    coef: float = Field(1e-3, ge=0, le=1000)
-    """In [0, 1000]. Weight of the per-token k3 KL against the per-token NLL (both token means); 0.001 as in the TALR paper."""
+    coef: float = Field(1e-3, ge=0, le=1e6)
+    """In [0, 1e6]. Weight of the per-token k3 KL against the per-token NLL (both token means); 0.001 as in the TALR paper."""
 
 
 class L2Config(MethodConfig):
-    coef: float = Field(1e-3, ge=0, le=1000)
-    """In [0, 1000]. Penalty per unit of summed squared weight drift; at 1e-3 a tiny-arith run ends with drift ~35 (penalty ~0.04
+    coef: float = Field(1e-3, ge=0, le=1e6)
+    """In [0, 1e6] (1e6 pins the weights to the base). Penalty per unit of summed squared weight drift; at 1e-3 a tiny-arith run ends with drift ~35 (penalty ~0.04
     against an NLL ~0.6) and keeps general ability SFT loses. 0 is plain SFT."""
 
 
