@@ -147,7 +147,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     try:
         index = build_leaderboard(Path(args.runs_dir), Path(args.out))
     except (FileNotFoundError, RecordError) as e:
-        err_console.print(f"[red]error:[/] {e}", highlight=False, markup=False)
+        err_console.print(f"[red]error:[/] {escape(str(e))}", highlight=False)
         return 2
     console.print(f"leaderboard: {index.resolve()}")
     return 0
@@ -168,7 +168,7 @@ def cmd_audit_grader(args: argparse.Namespace) -> int:
     try:
         report = audit_task(args.task)  # the task YAML picks the audit and the data (--data-dir is global)
     except (ValueError, DataUnavailable) as e:
-        err_console.print(f"[red]error:[/] {e}", highlight=False, markup=False)
+        err_console.print(f"[red]error:[/] {escape(str(e))}", highlight=False)
         return 2
     console.print(render_audit(report, max_rows=args.max_rows))
     return 0

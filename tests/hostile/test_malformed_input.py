@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from harness import cli
 from harness.cli import main
 from harness.errors import ConfigError
 from harness.schemas.names import NAME_RULE, check_name
@@ -110,6 +111,20 @@ def test_a_user_error_prints_one_line_and_a_traceback_only_with_debug(tmp_path):
         debug = subprocess.run([sys.executable, "-m", "harness.cli", "--debug", *args], cwd=tmp_path, env=env,
                                capture_output=True, text=True, timeout=300)
         assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_an_unexpected_error_is_one_line_and_its_traceback_needs_debug(monkeypatch, capsys):
+    def boom(args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cli, "cmd_validate", boom)
+    assert cli.entry(["validate", "x.yaml"]) == 1
+    err = capsys.readouterr().err
+    assert "error: RuntimeError: boom (rerun with --debug for the traceback)" in err and "Traceback" not in err
+    with pytest.raises(RuntimeError, match="boom"):
+        cli.entry(["--debug", "validate", "x.yaml"])
+    with pytest.raises(RuntimeError, match="boom"):  # main() leaves unexpected errors to its caller
+        main(["validate", "x.yaml"])
 
 
 # ------------------------------------------------------------------------------------- generated inputs
