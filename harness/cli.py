@@ -1,6 +1,8 @@
 """The `harness` command line: run, validate, demo, pretrain, leaderboard, compare.
 
-Config mistakes exit with status 2 and one line per problem (file, field, fix), no traceback.
+Config mistakes exit with status 2 and one line per problem (file, field, fix), no traceback. Any other failure
+exits with status 1 and one line naming it (a failed run's traceback is in its error.json); `--debug` shows the
+traceback instead.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from harness.config import load_track, track_version
@@ -19,7 +22,7 @@ from harness.discovery import REPO_ROOT, list_tracks
 from harness.errors import ConfigError, ConfigErrors
 from harness.record import RecordError, RunRecord
 from harness.runs import DEFAULT_RUNS_DIR
-from harness.submissions import load_submission, load_trials
+from harness.submissions import check_for_track, load_submission, load_trials
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -47,10 +50,11 @@ def _quiet_libraries() -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.runner import RunRequest, execute_run
-
     track = load_track(args.track)
     trials = load_trials(args.submission, track)  # sweeps checked against the track's limits before any work
+    check_for_track([t.submission for t in trials], track, args.submission)  # before any run directory exists
+    from harness.runner import RunRequest, execute_run  # torch: only once the files are known to be good
+
     seeds = args.seed if args.seed else [track.seeds[0]]
     _quiet_libraries()
     rows = []
@@ -64,10 +68,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    from harness.runner import RunRequest, execute_run
     from harness.study import load_study
 
     study, track, submissions = load_study(args.study)
+    check_for_track([t.submission for t in submissions], track, args.study)  # before any run directory exists
+    from harness.runner import RunRequest, execute_run  # torch: only once the files are known to be good
     seeds = study.seeds or track.seeds
     _quiet_libraries()
     err_console.print(f"[bold]study {study.name}[/]: {len(submissions)} submissions x {len(seeds)} seeds on {track.name}")
@@ -86,6 +91,8 @@ def cmd_study(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     tracks = [load_track(args.track)] if args.track else []
     trials = load_trials(args.submission, tracks[0] if tracks else None)
+    for track in tracks:
+        check_for_track([t.submission for t in trials], track, args.submission)
     where = f" on track {tracks[0].name}" if tracks else ""
     sweep = f", a sweep of {len(trials)} trials (one entry, chosen on validation)" if len(trials) > 1 else ""
     console.print(f"[green]ok[/] {args.submission}: method {trials[0].submission.method!r}{where}{sweep}")
@@ -141,7 +148,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     try:
         index = build_leaderboard(Path(args.runs_dir), Path(args.out))
     except (FileNotFoundError, RecordError) as e:
-        err_console.print(f"[red]error:[/] {e}", highlight=False, markup=False)
+        err_console.print(f"[red]error:[/] {escape(str(e))}", highlight=False)
         return 2
     console.print(f"leaderboard: {index.resolve()}")
     return 0
@@ -162,7 +169,7 @@ def cmd_audit_grader(args: argparse.Namespace) -> int:
     try:
         report = audit_task(args.task)  # the task YAML picks the audit and the data (--data-dir is global)
     except (ValueError, DataUnavailable) as e:
-        err_console.print(f"[red]error:[/] {e}", highlight=False, markup=False)
+        err_console.print(f"[red]error:[/] {escape(str(e))}", highlight=False)
         return 2
     console.print(render_audit(report, max_rows=args.max_rows))
     return 0
@@ -197,6 +204,7 @@ def results_table(track: str, rows: list[dict]) -> Table:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="harness", description=__doc__)
+    p.add_argument("--debug", action="store_true", help="show the Python traceback of an unexpected error")
     p.add_argument("--data-dir", help="folder laid out like shared/datasets (else $HARNESS_DATA_DIR, else ../shared/datasets); "
                    "with it, nothing is downloaded")
     sub = p.add_subparsers(dest="command", required=True)
@@ -265,16 +273,33 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.fn(args)
     except ConfigErrors as e:
-        for one in e.errors:
-            err_console.print(f"[red]error:[/] {one}", highlight=False, markup=True)
+        for one in e.errors:  # user text is escaped: a name holding "[red]" or "[/]" is printed, not interpreted
+            err_console.print(f"[red]error:[/] {escape(str(one))}", highlight=False)
         return 2
     except ConfigError as e:
-        err_console.print(f"[red]error:[/] {e}", highlight=False)
+        err_console.print(f"[red]error:[/] {escape(str(e))}", highlight=False)
         return 2
     except RecordError as e:  # a run folder of another schema version or of another entry: refused, not reused
         err_console.print(f"error: {e}", highlight=False, markup=False)
         return 2
 
 
+def entry(argv: list[str] | None = None) -> int:
+    """The `harness` command: `main`, with any other failure as one line and exit status 1 (the traceback only with
+    `--debug`). `main` itself lets such errors propagate, for callers that handle them (tests, scripts)."""
+    try:
+        return main(argv)
+    except KeyboardInterrupt:
+        err_console.print("interrupted; an unfinished run is redone by the next `harness run`", highlight=False,
+                          markup=False)
+        return 130
+    except Exception as e:  # not a config mistake: one line, the traceback only with --debug
+        if "--debug" in (sys.argv[1:] if argv is None else argv):
+            raise
+        err_console.print(f"error: {type(e).__name__}: {e} (rerun with --debug for the traceback)", highlight=False,
+                          markup=False)
+        return 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

@@ -26,7 +26,7 @@ from harness.config_files import read_model_file
 from harness.schemas import StudyConfig, TrackConfig
 from harness.submissions import parse_trials
 from harness.sweep import Trial
-from harness.yaml_loader import read_yaml
+from harness.yaml_loader import read_yaml, with_lines
 
 __all__ = ["StudyConfig", "load_study"]
 
@@ -36,7 +36,12 @@ def load_study(path: str | Path) -> tuple[StudyConfig, TrackConfig, list[Trial]]
     against the track's trial limit); entry names must be unique."""
     path = Path(path)
     study, lines = read_model_file(StudyConfig, path)
-    track = load_track(study.track)
+    try:
+        track = load_track(study.track)
+    except ConfigError as e:
+        if e.path is not None and Path(e.path).is_file():  # the track file itself is wrong: its own error says where
+            raise
+        raise with_lines(ConfigError(path, "track", e.message), path, lines) from None
     subs: list[Trial] = []
     for i, item in enumerate(study.submissions):
         if isinstance(item, str):

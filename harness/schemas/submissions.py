@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from harness.schemas.base import Strict
+from harness.schemas.names import NAME_RULE, RESERVED_BASE, Name
 
 TRACK_FIXED_FIELDS = {  # a field a submission may not set -> what the track fixes there
     "budget": "the budget",
@@ -96,12 +97,12 @@ class DataRecipeConfig(Strict):
     """Mix-k: (11-2k) x 10% of the prompts from the first source, (2k-1) x 10% from the second."""
     match: DataMatchConfig | None = None
     """Scale matched to a sampling run; None: every domain training prompt, one sample each."""
-    samples_per_prompt: int = Field(8, ge=1)
+    samples_per_prompt: int = Field(8, ge=1, le=100000)
     """Rollouts drawn per prompt and pass when rejection-sampling self/model data."""
-    max_samples_per_prompt: int = Field(64, ge=1)
+    max_samples_per_prompt: int = Field(64, ge=1, le=100000)
     """Passes repeat for prompts short of their quota of correct (and wrong) samples up to this many draws."""
-    temperature: float = Field(1.0, gt=0)
-    """Sampling temperature of self/model rollouts."""
+    temperature: float = Field(1.0, gt=0, le=100)
+    """Sampling temperature of self/model rollouts, in (0, 100]."""
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -135,10 +136,19 @@ class DataRecipeConfig(Strict):
 class SubmissionConfig(Strict):
     """submissions/**/<name>.yaml: a method from the registry and its hyperparameters."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
+    """The entry's name on the leaderboard and its run folder (see harness.schemas.names.NAME_RULE); `base` is
+    reserved for method `base`."""
     method: str
     description: str = ""
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     """Validated by the method's own config class (e.g. harness.methods.talr.TALRConfig)."""
     data: DataRecipeConfig = DataRecipeConfig()
     """Where the SFT data comes from (SFT-family methods only); see DataRecipeConfig."""
+
+    @model_validator(mode="after")
+    def _base_is_reserved(self):
+        if self.name.lower() == RESERVED_BASE and self.method != RESERVED_BASE:
+            raise ValueError(f"the name {RESERVED_BASE!r} is reserved for the track's reference entry (method "
+                             f"{RESERVED_BASE!r}); give this {self.method!r} submission another name ({NAME_RULE})")
+        return self

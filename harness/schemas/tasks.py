@@ -31,7 +31,7 @@ class TaskConfig(Strict):
 
     name: str
     description: str = ""
-    version: int = 1
+    version: int = Field(1, ge=1)
     """Bumped whenever data, prompt or grading change; recorded in every run."""
     kind: Literal["synthetic", "math", "medcalc", "esci"] = "synthetic"
     generator: str | None = None

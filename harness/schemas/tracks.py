@@ -6,11 +6,12 @@ files, so it is computed where files are read: `harness.config.track_version`.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from harness.schemas.base import Strict
+from harness.schemas.names import Name
 from harness.schemas.budget import BudgetConfig
 from harness.schemas.eval import EvalConfig
 from harness.schemas.tasks import TaskRef, task_ref
@@ -19,29 +20,29 @@ from harness.schemas.tasks import TaskRef, task_ref
 class TinyModelConfig(Strict):
     """Llama architecture sizes of a tiny track's base model."""
 
-    hidden_size: int = 128
-    intermediate_size: int = 384
-    num_hidden_layers: int = 3
-    num_attention_heads: int = 4
-    num_key_value_heads: int = 2
-    max_position_embeddings: int = 128
+    hidden_size: int = Field(128, ge=1, le=65536)
+    intermediate_size: int = Field(384, ge=1, le=262144)
+    num_hidden_layers: int = Field(3, ge=1, le=1024)
+    num_attention_heads: int = Field(4, ge=1, le=1024)
+    num_key_value_heads: int = Field(2, ge=1, le=1024)
+    max_position_embeddings: int = Field(128, ge=1, le=1048576)
 
 
 class PretrainConfig(Strict):
     """The recipe that builds a tiny track's base model; its hash is the cache key."""
 
     model: TinyModelConfig = TinyModelConfig()
-    mixture: dict[str, float]
+    mixture: dict[str, Annotated[float, Field(ge=0, le=1e6)]]
     """Task name -> sampling weight in the pretraining corpus."""
     task_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Per-task parameter overrides for pretraining (e.g. the domain skill's rare-CoT probability)."""
-    n_examples: int = 60000
-    steps: int = 1500
-    batch_size: int = 64
-    learning_rate: float = 3e-3
-    warmup_steps: int = 50
-    weight_decay: float = 0.0
-    seed: int = 0
+    n_examples: int = Field(60000, ge=1)
+    steps: int = Field(1500, ge=1)
+    batch_size: int = Field(64, ge=1)
+    learning_rate: float = Field(3e-3, gt=0, le=1)
+    warmup_steps: int = Field(50, ge=0)
+    weight_decay: float = Field(0.0, ge=0, le=1)
+    seed: int = Field(0, ge=0, lt=2**32)
 
 
 class BaseModelConfig(Strict):
@@ -79,10 +80,10 @@ class DomainTrainConfig(Strict):
     """The domain training source every submission of the track gets."""
 
     task: str
-    n: int = 2000
+    n: int = Field(2000, ge=1)
     """Number of training examples (disjoint from the test items)."""
     params: dict[str, Any] = Field(default_factory=dict)
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32)
 
 
 class DomainConfig(Strict):
@@ -95,7 +96,7 @@ class DomainConfig(Strict):
 class TrainingDefaults(Strict):
     """Settings fixed by the track so that methods compare on equal footing."""
 
-    max_length: int = 128
+    max_length: int = Field(128, ge=1)
     """Token limit of a training sequence."""
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     """Defaults for method hyperparameters on this track (e.g. the learning rate that suits its model);
@@ -164,7 +165,8 @@ class SelectionConfig(Strict):
 class TrackConfig(Strict):
     """tasks/tracks/<name>.yaml: the fixed playing field every submission shares."""
 
-    name: str
+    name: Name
+    """Names the runs/ and cache folders of the track (see harness.schemas.names.NAME_RULE)."""
     description: str = ""
     base_model: BaseModelConfig
     domain: DomainConfig
@@ -172,7 +174,7 @@ class TrackConfig(Strict):
     eval: EvalConfig = EvalConfig()
     budget: BudgetConfig = BudgetConfig()
     training: TrainingDefaults = TrainingDefaults()
-    seeds: list[int] = Field(default_factory=lambda: [0])
+    seeds: list[Annotated[int, Field(ge=0, lt=2**32)]] = Field(default_factory=lambda: [0], min_length=1)
     general_suite: GeneralSuiteConfig | None = None
     """General benchmarks through lm-eval, scored with role "general" beside `general` (tasks/suites/)."""
     validation: ValidationConfig | None = None

@@ -179,13 +179,22 @@ def test_a_model_the_meter_does_not_know_cannot_forward_during_training(micro_tr
 # ------------------------------------------------------------------ non-finite training stops the run
 
 
-def test_a_diverging_run_is_recorded_failed_and_listed_invalid(micro_track, micro_base, tmp_path):
+def test_a_diverging_run_is_recorded_failed_and_listed_invalid(micro_track, micro_base, tmp_path, monkeypatch):
     from harness.schemas import SubmissionConfig
     from harness.runner import RunRequest, execute_run
     from harness.config import track_version
     from harness.scoring import score_runs
 
+    from harness.methods.configs import MethodConfig
+
     sub = SubmissionConfig(name="sft-huge-lr", method="sft", hyperparameters={"learning_rate": 1e30, "warmup_steps": 0})
+    # Validation refuses such a rate (tests/hostile); the runtime guard must still catch a run that diverges, so the
+    # hyperparameters are built here without validation.
+    from harness.runner import resolve_hyperparameters
+
+    valid = resolve_hyperparameters(sub.model_copy(update={"hyperparameters": {"warmup_steps": 0}}), micro_track)
+    resolved = MethodConfig.model_construct(**{**valid.model_dump(), "learning_rate": 1e30})
+    monkeypatch.setattr("harness.runner.resolve_hyperparameters", lambda submission, track: resolved)
     (metrics,) = execute_run(RunRequest(sub, micro_track, 0, tmp_path))
     assert metrics["status"] == "failed" and metrics["domain"] is None
     assert metrics["error"].startswith("TrainingDiverged: training diverged: non-finite")
