@@ -22,6 +22,7 @@ from harness.budget import BudgetMeter, TrainingDiverged, count_parameters
 from harness.config import track_version
 from harness.evaluate import evaluate_task, summarize
 from harness.methods import TrainContext, config_class, get_method
+from harness.lmeval_format import write_run_output
 from harness.prepare import finish_training, prepare_training
 from harness.model_folders import check_recipe_runs
 from harness.models import load_base_model, resolve_base_model, template_fingerprint
@@ -65,6 +66,10 @@ class RunRequest:
     """Also write the trained model to <run dir>/model (e.g. as a data source for another run's SFT)."""
     allow_code_execution: bool = False
     """Let general-suite tasks that execute model-written code (HumanEval) run, as if the track allowed it."""
+    report_to: str = "none"
+    """Where TRL reports training logs (`harness run --report-to`): none, tensorboard, trackio, wandb."""
+    overrides: MappingProxyType | None = None
+    """Hyperparameters set on the command line (`--set`), already applied to `submission`; recorded in config.json."""
 
 
 def progress_bar(console: Console) -> Progress:
@@ -101,6 +106,8 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
         "data_recipe": req.submission.data.model_dump(),
         "seed": req.seed,
     }
+    if req.overrides:
+        config["overrides"] = dict(req.overrides)
     atomic_write_json(out / "config.json", config)
     atomic_write_json(out / "provenance.json", provenance())
     base = {
@@ -128,6 +135,7 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
             metrics = {**base, "point": label, **_evaluate(req, model, tokenizer, pdir, ledger, timings, console)}
             metrics.update(prep.metrics(metrics, ledger["used"]["optimizer_steps"]))  # data_recipe, curve
             record = RunRecord.model_validate(metrics)
+            write_run_output(pdir, record.to_json_dict(), req.track.eval.model_dump(), provenance())  # lm-eval's shape
             write_record(pdir, record)
             results.append(record.to_json_dict())
     except Exception as e:  # recorded so the leaderboard lists it as failed; the run is redone next time
@@ -182,6 +190,7 @@ def _train(req: RunRequest, method, hp, out: Path, console: Console):
         track=MappingProxyType(req.track.model_dump()),
         max_length=req.track.training.max_length,
         base_model_dir=model_dir,
+        report_to=req.report_to,
     )
     if method.trains:
         t0 = time.perf_counter()

@@ -60,6 +60,7 @@ def attach_meter(trainer, meter: BudgetMeter) -> None:
         _wrap_compute_loss(trainer, meter, meter_inputs=False)
     _check_gradient_norm(trainer, meter)
     trainer.add_callback(meter.callback())
+    trainer.callback_handler.callbacks.insert(0, LedgerLogCallback(meter))  # before the reporters read the logs
 
 
 def extra_models(trainer) -> Iterator[tuple[str, torch.nn.Module]]:

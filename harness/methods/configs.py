@@ -20,7 +20,7 @@ from harness.rewards import RewardName
 class Hyperparameters(BaseModel):
     """Strict, frozen hyperparameters: unknown fields are errors that list the allowed ones."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)  # docs in `harness schema`
 
     @classmethod
     def parse(cls, hyperparameters: dict[str, Any], path: str | Path = "<submission>"):
