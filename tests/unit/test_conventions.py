@@ -189,3 +189,24 @@ def test_push_without_a_token_says_so_after_writing_the_export(tmp_path, monkeyp
     with pytest.raises(HubPushError, match="no Hugging Face token.*written.*HF_TOKEN"):
         push_hub_dataset(out, "org/name")
     assert (out / "leaderboard.parquet").is_file()
+
+
+# ------------------------------------------------------------------------------------------------ the site
+
+
+def test_hyperparameter_cells_show_what_differs_from_the_method_defaults_on_the_track():
+    from harness.methods import config_class
+    from harness.render import tables
+    from harness.render.site import method_defaults, method_summary
+
+    resolved = config_class("talr")(floor=0.02).model_dump()
+    cell = tables._hyperparameters(resolved, method_defaults("no-such-track", "talr"))
+    assert cell.display == "floor=0.02" and cell.value == dict(sorted(resolved.items()))
+    assert "warmup_steps=10" in cell.more and "floor=0.02" in cell.more
+    # on a track whose training.hyperparameters set the learning rate, that rate is the default there
+    track_rate = method_defaults("tiny-parity", "sft")["learning_rate"]
+    on_track = config_class("sft")(learning_rate=track_rate).model_dump()
+    assert tables._hyperparameters(on_track, method_defaults("tiny-parity", "sft")).display == "defaults"
+    assert tables._hyperparameters(resolved, None).display.count("=") == len(resolved)  # unknown method: all
+    assert method_defaults("tiny-parity", "no-such-method") is None and method_summary("no-such-method") == ""
+    assert "tau" in method_summary("talr")
