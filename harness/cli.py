@@ -223,22 +223,31 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def results_table(track: str, rows: list[dict]) -> Table:
-    table = Table(title=f"{track}: domain vs general (0-100)")
-    for col, just in [("submission", "left"), ("seed", "right"), ("status", "left"), ("domain", "right"),
-                      ("general", "right"), ("grad tokens", "right"), ("rollouts", "right"), ("steps", "right"),
-                      ("train s", "right")]:
-        table.add_column(col, justify=just)
+    """Scores and budget per run, readable at 80 columns: names and deltas wrap onto further lines, never cut."""
+    from rich.text import Text
+
+    table = Table(title=Text(f"{track}: domain vs general (0-100)"), title_justify="left")
+    table.add_column("submission", overflow="fold", min_width=10)
+    table.add_column("seed", justify="right", no_wrap=True)
+    table.add_column("status", overflow="fold", min_width=4)
+    table.add_column("domain", justify="right", no_wrap=True)  # with its delta against the base on a second line
+    table.add_column("general", justify="right", no_wrap=True)
+    table.add_column("budget used", justify="right", no_wrap=True)
+    table.add_column("train s", justify="right", no_wrap=True)
     base = next((r for r in rows if r.get("method") == "base"), None)
     for r in rows:
         used = (r.get("budget") or {}).get("used", {})
         dom = r.get("domain")
-        delta = f" ({dom - base['domain']:+.1f})" if base and dom is not None and r is not base else ""
+        delta = f"\n({dom - base['domain']:+.1f})" if base and base.get("domain") is not None and dom is not None \
+            and r is not base else ""
+        budget = [f"{used.get('gradient_tokens', 0):,} tok", f"{used.get('optimizer_steps', 0)} steps"]
+        if used.get("rollouts"):
+            budget.append(f"{used['rollouts']:,} rollouts")
         table.add_row(
-            r["submission"] if r.get("point") is None else f"{r['submission']} @ {r['point']}", str(r["seed"]), r["status"],
-            f"{dom:.1f}{delta}" if dom is not None else "-",
+            Text(r["submission"] if r.get("point") is None else f"{r['submission']} @ {r['point']}"), str(r["seed"]),
+            Text(r["status"]), f"{dom:.1f}{delta}" if dom is not None else "-",
             f"{r['general']:.1f}" if r.get("general") is not None else "-",
-            f"{used.get('gradient_tokens', 0):,}", f"{used.get('rollouts', 0):,}", str(used.get("optimizer_steps", 0)),
-            f"{(r.get('wall_seconds') or {}).get('train', 0):.0f}",
+            "\n".join(budget), f"{(r.get('wall_seconds') or {}).get('train', 0):.0f}",
         )
     return table
 

@@ -210,3 +210,45 @@ def test_hyperparameter_cells_show_what_differs_from_the_method_defaults_on_the_
     assert tables._hyperparameters(resolved, None).display.count("=") == len(resolved)  # unknown method: all
     assert method_defaults("tiny-parity", "no-such-method") is None and method_summary("no-such-method") == ""
     assert "tau" in method_summary("talr")
+
+
+# ------------------------------------------------------------------------------------------ terminal tables
+
+
+def _render(table, width: int) -> str:
+    from rich.console import Console
+
+    console = Console(width=width, record=True, color_system=None, file=open("/dev/null", "w"))
+    console.print(table)
+    return console.export_text()
+
+
+def test_the_results_table_reads_at_80_columns():
+    names = ["sft-lr-small-with-a-long-name", "talr[learning_rate=0.0003,floor=0.02]", "base"]
+    rows = [{"submission": n, "seed": 0, "status": "ok", "method": "base" if n == "base" else "sft", "point": None,
+             "domain": 48.5 + 51.5 * (n != "base"), "general": 92.9, "wall_seconds": {"train": 22.4},
+             "budget": {"used": {"gradient_tokens": 150000, "optimizer_steps": 120, "rollouts": 4096}}}
+            for n in names]
+    text = _render(cli.results_table("tiny-parity", rows), 80)
+    lines = text.rstrip("\n").splitlines()
+    assert max(map(len, lines)) <= 80
+    assert all(line.rstrip()[-1] in "┓┃┩│┘" for line in lines[1:]), text  # no column cut at the right edge
+    assert "…" not in text
+    assert "(+51.5)" in text and "150,000 tok" in text and "4,096 rollouts" in text
+    flat = "".join(line.split("│")[1].strip() for line in text.splitlines() if line.count("│") > 2)
+    for name in names:
+        assert name in flat  # whole, if folded over lines
+
+
+def test_the_compare_table_reads_at_80_columns():
+    from harness.compare import CompareResult, CompareRow, render_compare_table
+
+    row = CompareRow(name="a-general-task-with-a-long-name", role="general", a=48.25, b=99.5, diff=51.25, low=40.1,
+                     high=60.2, n_items=100)
+    result = CompareResult(track="tiny-parity", a="base", b="sft-lr-small", seeds_a=(0,), seeds_b=(0,),
+                           rows=(row,), warnings=(), n_boot=1000)
+    text = _render(render_compare_table(result), 80)
+    table_lines = [line for line in text.splitlines() if line[:1] in "┏┃┡│└"]
+    assert max(map(len, text.splitlines())) <= 80 and "…" not in text
+    assert all(line.rstrip()[-1] in "┓┃┩│┘" for line in table_lines), text
+    assert "+51.2" in text and "[+40.1, +60.2]" in text
