@@ -178,10 +178,8 @@ def test_export_loads_with_datasets_and_carries_a_card(tmp_path, capsys, monkeyp
 
 
 def test_push_without_a_token_says_so_after_writing_the_export(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("HF_TOKEN", "")
-    monkeypatch.setenv("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr("huggingface_hub.get_token", lambda: None)  # no token anywhere (env, cache, Colab)
     board = score_runs([metrics("base", 0.3)], {"t": "v1"})
     out = write_hub_dataset(board, tmp_path / "export")
     from harness.render.hub import HubPushError
@@ -252,3 +250,27 @@ def test_the_compare_table_reads_at_80_columns():
     assert max(map(len, text.splitlines())) <= 80 and "…" not in text
     assert all(line.rstrip()[-1] in "┓┃┩│┘" for line in table_lines), text
     assert "+51.2" in text and "[+40.1, +60.2]" in text
+
+
+def test_push_without_network_fails_clearly_after_writing_the_export(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    from harness.render.hub import HubPushError
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    out = write_hub_dataset(score_runs([metrics("base", 0.3)], {"t": "v1"}), tmp_path / "export")
+    with pytest.raises(HubPushError, match="failed.*local export is written"):
+        push_hub_dataset(out, "org/name", token="hf_not_a_real_token")
+
+
+def test_export_push_without_a_token_exits_1_with_the_fix(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setattr("huggingface_hub.get_token", lambda: None)
+    runs = tmp_path / "runs"
+    write_run(runs, metrics("base", 0.3))
+    monkeypatch.setattr(cli, "list_tracks", lambda: [])
+    out = tmp_path / "export"
+    assert cli.main(["export", "--hf", str(out), "--runs-dir", str(runs), "--push", "org/name"]) == 1
+    assert "no Hugging Face token" in capsys.readouterr().err
+    assert (out / "leaderboard.parquet").is_file() and (out / "README.md").is_file()
