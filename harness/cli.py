@@ -90,7 +90,9 @@ def cmd_study(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    submissions = load_submissions(args.submission)
+    from harness.submissions import parse_overrides
+
+    submissions = load_submissions(args.submission, parse_overrides(args.set or []))
     tracks = [load_track(args.track)] if args.track else []
     where = f" on track {tracks[0].name}" if tracks else ""
     sweep = f", a sweep of {len(submissions)} runs" if len(submissions) > 1 else ""
@@ -294,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a submission (and track) without running it")
     v.add_argument("submission")
     v.add_argument("--track")
+    v.add_argument("--set", action="append", metavar="KEY=VALUE", help="check these hyperparameter overrides too")
     v.set_defaults(fn=cmd_validate)
 
     pt = sub.add_parser("pretrain", help="build (or load from cache) a tiny track's base model and show its scores")

@@ -98,10 +98,17 @@ def test_set_refuses_an_unknown_key_naming_it_and_the_allowed_fields():
     assert "--set" in text and "'flor'" in text and "learning_rate" in text and "warmup_steps" in text
 
 
+def test_validate_takes_set_too(capsys):
+    assert cli.main(["validate", str(TALR), "--set", "floor=0.05"]) == 0
+    assert "talr[floor=0.05]" not in capsys.readouterr().err
+    assert cli.main(["validate", str(TALR), "--set", "flor=0.05"]) == 2
+    assert "no hyperparameter 'flor'" in capsys.readouterr().err
+
+
 def test_set_refuses_a_wrong_type_naming_the_key():
     with pytest.raises(ConfigErrors) as err:
         load_submissions(TALR, parse_overrides(["floor=high"]))
-    assert "field 'floor'" in str(err.value) and "'high'" in str(err.value) and "Allowed" not in str(err.value)
+    assert "--set: field 'floor': 'high'" in str(err.value) and "allowed fields: floor, " in str(err.value)
     with pytest.raises(ConfigErrors):
         load_submissions(SFT, {"learning_rate": -1.0})
     with pytest.raises(ConfigError, match="KEY=VALUE"):
