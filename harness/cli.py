@@ -1,8 +1,9 @@
-"""The `harness` command line: run, validate, demo, pretrain, leaderboard, compare.
+"""The `harness` command line: run, validate, demo, pretrain, leaderboard, compare, study, ls, schema, export.
 
 Config mistakes exit with status 2 and one line per problem (file, field, fix), no traceback. Any other failure
 exits with status 1 and one line naming it (a failed run's traceback is in its error.json); `--debug` shows the
-traceback instead.
+traceback instead. Global options (`--data-dir`, `--debug`) work before or after the subcommand, as in lm-eval
+and TRL.
 """
 
 from __future__ import annotations
@@ -50,8 +51,13 @@ def _quiet_libraries() -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from types import MappingProxyType
+
+    from harness.submissions import parse_overrides
+
+    overrides = parse_overrides(args.set or [])
     track = load_track(args.track)
-    trials = load_trials(args.submission, track)  # sweeps checked against the track's limits before any work
+    trials = load_trials(args.submission, track, overrides)  # sweeps checked against the track's limits first
     check_for_track([t.submission for t in trials], track, args.submission)  # before any run directory exists
     from harness.runner import RunRequest, execute_run  # torch: only once the files are known to be good
 
@@ -61,7 +67,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     for trial in trials:  # several when the submission sweeps a hyperparameter: one entry, one run per trial
         for seed in seeds:
             req = RunRequest(trial.submission, track, seed, Path(args.runs_dir), args.force, save_model=args.save_model,
-                             allow_code_execution=args.allow_code_execution, trial=trial)
+                             allow_code_execution=args.allow_code_execution, trial=trial, report_to=args.report_to,
+                             overrides=MappingProxyType(overrides) if overrides else None)
             rows += execute_run(req, err_console)
     console.print(results_table(track.name, rows))
     return 0
@@ -89,8 +96,11 @@ def cmd_study(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from harness.submissions import parse_overrides
+
+    overrides = parse_overrides(args.set or [])
     tracks = [load_track(args.track)] if args.track else []
-    trials = load_trials(args.submission, tracks[0] if tracks else None)
+    trials = load_trials(args.submission, tracks[0] if tracks else None, overrides)
     for track in tracks:
         check_for_track([t.submission for t in trials], track, args.submission)
     where = f" on track {tracks[0].name}" if tracks else ""
@@ -175,12 +185,66 @@ def cmd_audit_grader(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ls(args: argparse.Namespace) -> int:
+    import json
+
+    from harness.catalog import listing
+
+    items = listing(args.kind)
+    if args.json:
+        print(json.dumps(items, indent=2, ensure_ascii=False))
+        return 0
+    table = Table(title=args.kind, title_justify="left")
+    table.add_column("name", no_wrap=True)
+    table.add_column("description", overflow="fold")
+    for item in items:
+        table.add_row(item["name"], item["description"])
+    console.print(table)
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from harness.catalog import json_schema
+
+    print(json.dumps(json_schema(args.kind), indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from harness.render.hub import HubPushError, export_hub_dataset, push_hub_dataset
+
+    versions = {name: track_version(load_track(name)) for name in list_tracks()}
+    try:
+        folder = export_hub_dataset(Path(args.runs_dir), Path(args.hf), versions)
+    except (FileNotFoundError, RecordError) as e:
+        err_console.print(f"error: {e}", highlight=False, markup=False)
+        return 2
+    console.print(f"dataset folder: {folder.resolve()} (datasets.load_dataset({str(folder)!r}) loads it)",
+                  highlight=False)
+    if args.push:
+        try:
+            url = push_hub_dataset(folder, args.push)
+        except HubPushError as e:
+            err_console.print(f"error: {e}", highlight=False, markup=False)
+            return 1
+        console.print(f"pushed to {url}", highlight=False)
+    return 0
+
+
 def results_table(track: str, rows: list[dict]) -> Table:
-    table = Table(title=f"{track}: domain vs general (0-100)")
-    for col, just in [("submission", "left"), ("seed", "right"), ("status", "left"), ("domain", "right"),
-                      ("general", "right"), ("grad tokens", "right"), ("rollouts", "right"), ("steps", "right"),
-                      ("train s", "right")]:
-        table.add_column(col, justify=just)
+    """Scores and budget per run, readable at 80 columns: names and deltas wrap onto further lines, never cut."""
+    from rich.text import Text
+
+    table = Table(title=Text(f"{track}: domain vs general (0-100)"), title_justify="left")
+    table.add_column("submission", overflow="fold", min_width=10)
+    table.add_column("seed", justify="right", no_wrap=True)
+    table.add_column("status", overflow="fold", min_width=4)
+    table.add_column("domain", justify="right", no_wrap=True)  # with its delta against the base on a second line
+    table.add_column("general", justify="right", no_wrap=True)
+    table.add_column("budget used", justify="right", no_wrap=True)
+    table.add_column("train s", justify="right", no_wrap=True)
     base = next((r for r in rows if r.get("method") == "base"), None)
     for r in rows:
         used = (r.get("budget") or {}).get("used", {})
@@ -190,23 +254,41 @@ def results_table(track: str, rows: list[dict]) -> Table:
             name = f"{name} [{r['trial']['label']}] (validation)"
             record = RunRecord.model_validate(r)
             dom, gen = record.validation_mean("domain"), record.validation_mean("general")
-        elif base and dom is not None and r is not base:
-            delta = f" ({dom - base['domain']:+.1f})"
+        elif base and base.get("domain") is not None and dom is not None and r is not base:
+            delta = f"\n({dom - base['domain']:+.1f})"
+        budget = [f"{used.get('gradient_tokens', 0):,} tok", f"{used.get('optimizer_steps', 0)} steps"]
+        if used.get("rollouts"):
+            budget.append(f"{used['rollouts']:,} rollouts")
         table.add_row(
-            name, str(r["seed"]), r["status"],
-            f"{dom:.1f}{delta}" if dom is not None else "-",
+            Text(name), str(r["seed"]),
+            Text(r["status"]), f"{dom:.1f}{delta}" if dom is not None else "-",
             f"{gen:.1f}" if gen is not None else "-",
-            f"{used.get('gradient_tokens', 0):,}", f"{used.get('rollouts', 0):,}", str(used.get("optimizer_steps", 0)),
-            f"{(r.get('wall_seconds') or {}).get('train', 0):.0f}",
+            "\n".join(budget), f"{(r.get('wall_seconds') or {}).get('train', 0):.0f}",
         )
     return table
+
+
+DATA_DIR_HELP = ("folder laid out like shared/datasets (else $HARNESS_DATA_DIR, else ../shared/datasets); "
+                 "with it, nothing is downloaded")
+REPORT_TO = ("none", "tensorboard", "trackio", "wandb")
+
+
+class _SubParsers(argparse._SubParsersAction):
+    """Every subcommand also takes the global options (default SUPPRESS: given before the subcommand, they stand)."""
+
+    def add_parser(self, name, **kwargs):
+        parser = super().add_parser(name, **kwargs)
+        parser.add_argument("--data-dir", default=argparse.SUPPRESS, help=DATA_DIR_HELP)
+        parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                            help="show the Python traceback of an unexpected error")
+        return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="harness", description=__doc__)
     p.add_argument("--debug", action="store_true", help="show the Python traceback of an unexpected error")
-    p.add_argument("--data-dir", help="folder laid out like shared/datasets (else $HARNESS_DATA_DIR, else ../shared/datasets); "
-                   "with it, nothing is downloaded")
+    p.add_argument("--data-dir", help=DATA_DIR_HELP)
+    p.register("action", "parsers", _SubParsers)
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="fine-tune and evaluate one submission on a track")
@@ -220,11 +302,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--allow-code-execution", action="store_true",
                    help="let general-suite tasks that execute model-written code (HumanEval) run, in a subprocess "
                         "with a timeout; the run records that they did")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override one hyperparameter of the submission (repeatable; a JSON list sweeps), validated like "
+                        "the file; the run is named like a sweep point, e.g. sft[learning_rate=0.0003]")
+    r.add_argument("--report-to", choices=REPORT_TO, default="none",
+                   help="where TRL reports training logs (the budget ledger included); tensorboard writes under "
+                        "<run dir>/trainer/runs/")
     r.set_defaults(fn=cmd_run)
 
     v = sub.add_parser("validate", help="check a submission (and track) without running it")
     v.add_argument("submission")
     v.add_argument("--track")
+    v.add_argument("--set", action="append", metavar="KEY=VALUE", help="check these hyperparameter overrides too")
     v.set_defaults(fn=cmd_validate)
 
     pt = sub.add_parser("pretrain", help="build (or load from cache) a tiny track's base model and show its scores")
@@ -263,6 +352,25 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--baselines", action="store_true", help="compare A against every baseline of its track")
     c.add_argument("--json", action="store_true")
     c.set_defaults(fn=cmd_compare)
+
+    from harness.catalog import KINDS, SCHEMAS
+
+    ls = sub.add_parser("ls", help="list tracks, methods, tasks, suites or studies with one-line descriptions")
+    ls.add_argument("kind", choices=KINDS)
+    ls.add_argument("--json", action="store_true", help="a JSON list of {name, description}")
+    ls.set_defaults(fn=cmd_ls)
+
+    sc = sub.add_parser("schema", help="print the JSON Schema of a config file (for editors; field docs included)")
+    sc.add_argument("kind", choices=list(SCHEMAS))
+    sc.set_defaults(fn=cmd_schema)
+
+    ex = sub.add_parser("export", help="write the leaderboard as a Hugging Face dataset folder (and push it)")
+    ex.add_argument("--hf", required=True, metavar="DIR",
+                    help="folder to write: one Parquet file per table and a dataset card (README.md)")
+    ex.add_argument("--runs-dir", default=str(DEFAULT_RUNS_DIR))
+    ex.add_argument("--push", metavar="ORG/NAME", help="then upload the folder as a dataset repo (needs a token: "
+                    "`huggingface-cli login` or $HF_TOKEN)")
+    ex.set_defaults(fn=cmd_export)
     return p
 
 

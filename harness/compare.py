@@ -163,7 +163,8 @@ def render_compare_table(result: CompareResult) -> Table:
                                f"95% paired bootstrap, {result.n_boot} replicates"))
     for name, justify in (("task", "left"), ("role", "left"), ("A", "right"), ("B", "right"),
                           ("B - A", "right"), ("95% CI", "right"), ("significant", "left")):
-        table.add_column(name, justify=justify)
+        # wrap, never cut: a long task name folds onto further lines at 80 columns; numbers stay whole
+        table.add_column(name, justify=justify, overflow="fold", no_wrap=name not in ("task", "role", "significant"))
     previous = None
     for row in result.rows:
         is_mean = row.n_items is None

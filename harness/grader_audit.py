@@ -50,7 +50,8 @@ _ID_FIELDS = ("unique_id", "id", "idx", "Row Number")
 
 def audited_task(task: str):
     """The task's config (tasks/TASK.yaml) when it has an audit; a ValueError naming the audited tasks otherwise."""
-    from harness.config import load_task_config, tasks_dir
+    from harness.config import load_task_config
+    from harness.discovery import tasks_dir
 
     cfg = load_task_config(task)
     if cfg.kind not in AUDITED_KINDS:

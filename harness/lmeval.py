@@ -8,7 +8,9 @@ builtin tasks on hub datasets. An entry whose data is missing is reported as una
 executes model-written code as skipped unless code execution is allowed; neither counts in the
 general score. Each scored task becomes a `TaskEvaluation` shaped like the harness's own task metrics
 (role "general", score 0-100, item_scores in document order), and its per-document records go to
-<run dir>/samples/lmeval-<task>.jsonl.
+<run dir>/samples/lmeval-<task>.jsonl. lm-eval's own output is kept too: its result dict and its
+per-sample records, under <run dir>/lmeval/output/<entry>/ (harness.lmeval_format copies the samples into
+the run's lm-eval-shaped results).
 
 TALR's option `drop_below_base` leaves out tasks on which the base model scores below a threshold;
 the base model's suite scores are cached (HARNESS_CACHE_DIR/general-base/) and the run records
@@ -34,6 +36,7 @@ from rich.console import Console
 from harness.data import data_dir
 from harness.evaluate import TaskEvaluation
 from harness.hashing import stable_hash
+from harness.lmeval_format import OUTPUT_DIR
 from harness.runs import atomic_write_json, atomic_write_jsonl
 from harness.schemas import GeneralSuiteConfig, TrackConfig
 from harness.suites import SuiteConfig, SuiteTaskConfig, load_suite, read_local_template, suite_fingerprint
@@ -283,6 +286,20 @@ def task_metrics(entry: SuiteTaskConfig, lm_task: str, res: dict) -> tuple[dict[
 
 # ----------------------------------------------------------------------------------------- running
 
+def keep_lm_eval_output(folder: Path, res: dict) -> None:
+    """lm-eval's own result dict (results.json, without the samples) and its per-sample records of each leaf task
+    (samples_<task>.jsonl, every field lm-eval logged), serialised with lm-eval's own JSON fallback."""
+    from lm_eval.utils import handle_non_serializable
+
+    folder.mkdir(parents=True, exist_ok=True)
+    summary = {k: v for k, v in res.items() if k != "samples"}
+    (folder / "results.json").write_text(json.dumps(summary, indent=2, default=handle_non_serializable,
+                                                    ensure_ascii=False) + "\n", encoding="utf-8")
+    for leaf, samples in sorted((res.get("samples") or {}).items()):
+        lines = [json.dumps(s, default=handle_non_serializable, ensure_ascii=False) for s in samples]
+        (folder / f"samples_{leaf}.jsonl").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+
+
 
 @contextmanager
 def _code_execution(allowed: bool):
@@ -371,6 +388,7 @@ def run_suite(model, tokenizer, gs: GeneralSuiteConfig, out: Path | None, consol
         metrics["wall_seconds"] = round(time.perf_counter() - t0, 2)
         if out is not None:
             atomic_write_jsonl(out / "samples" / f"lmeval-{entry.name}.jsonl", records)
+            keep_lm_eval_output(out / OUTPUT_DIR / entry.name, res)
         results.append(TaskEvaluation(entry.name, "general", metrics, []))
         scores[entry.name] = metrics["score"]
         statuses[entry.name] = {"status": "ok", "lm_eval_task": entry.lm_eval_task, "score": metrics["score"],

@@ -24,6 +24,7 @@ from harness.budget import BudgetMeter, TrainingDiverged, count_parameters
 from harness.config import track_version
 from harness.evaluate import evaluate_task, summarize
 from harness.methods import TrainContext, config_class, get_method
+from harness.lmeval_format import write_run_output
 from harness.prepare import finish_training, prepare_training
 from harness.model_folders import check_recipe_runs
 from harness.models import load_base_model, resolve_base_model, template_fingerprint
@@ -77,6 +78,10 @@ class RunRequest:
 
     def folder(self, point: str | None = None) -> Path:
         return run_dir(self.runs_dir, self.track.name, self.submission.name, self.seed, point, self.trial_label)
+    report_to: str = "none"
+    """Where TRL reports training logs (`harness run --report-to`): none, tensorboard, trackio, wandb."""
+    overrides: MappingProxyType | None = None
+    """Hyperparameters set on the command line (`--set`), already applied to `submission`; recorded in config.json."""
 
 
 def progress_bar(console: Console) -> Progress:
@@ -116,6 +121,8 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
     trial = req.trial.record_fields(req.track.selection.metric) if req.trial is not None else None
     if trial is not None:
         config["trial"] = trial
+    if req.overrides:
+        config["overrides"] = dict(req.overrides)
     atomic_write_json(out / "config.json", config)
     atomic_write_json(out / "provenance.json", provenance())
     base = {
@@ -144,6 +151,7 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
             metrics = {**base, "point": label, **_evaluate(req, model, tokenizer, pdir, ledger, timings, console)}
             metrics.update(prep.metrics(metrics, ledger["used"]["optimizer_steps"]))  # data_recipe, curve
             record = RunRecord.model_validate(metrics)
+            write_run_output(pdir, record.to_json_dict(), req.track.eval.model_dump(), provenance())  # lm-eval's shape
             write_record(pdir, record)
             results.append(record.to_json_dict())
     except Exception as e:  # recorded so the leaderboard lists it as failed; the run is redone next time
@@ -198,6 +206,7 @@ def _train(req: RunRequest, method, hp, out: Path, console: Console):
         track=MappingProxyType(req.track.model_dump()),
         max_length=req.track.training.max_length,
         base_model_dir=model_dir,
+        report_to=req.report_to,
     )
     if method.trains:
         t0 = time.perf_counter()

@@ -32,8 +32,9 @@ from harness.errors import ConfigError, ConfigErrors
 from harness.model_folders import check_recipe_models
 from harness.methods import config_class, method_names, method_spec, unknown_method_message
 from harness.schemas import TRACK_FIXED_FIELDS, DataRecipeConfig, SubmissionConfig, TrackConfig
-from harness.schemas.names import NAME_RULE, RESERVED_BASE
-from harness.sweep import Trial, check_sweep, expand
+from harness.hashing import stable_hash
+from harness.schemas.names import NAME_MAX, NAME_RULE, RESERVED_BASE
+from harness.sweep import Trial, check_sweep, expand, list_typed
 from harness.validation import parse_model
 from harness.config_files import located
 from harness.yaml_loader import read_yaml_located
@@ -47,15 +48,21 @@ def load_submission(path: str | Path) -> SubmissionConfig:
     return subs[0]
 
 
-def load_submissions(path: str | Path, track: TrackConfig | None = None) -> list[SubmissionConfig]:
+def load_submissions(path: str | Path, track: TrackConfig | None = None,
+                     overrides: dict[str, Any] | None = None) -> list[SubmissionConfig]:
     """Read a submission and validate each of its trials; their submissions (all named as the entry)."""
-    return [t.submission for t in load_trials(path, track)]
+    return [t.submission for t in load_trials(path, track, overrides)]
 
 
-def load_trials(path: str | Path, track: TrackConfig | None = None) -> list[Trial]:
+def load_trials(path: str | Path, track: TrackConfig | None = None,
+                overrides: dict[str, Any] | None = None) -> list[Trial]:
     """Read a submission, check its sweep (against the track's limits when given), expand it into trials
-    (lists of values; a plain submission is one trial), and validate each trial's hyperparameters."""
+    (lists of values; a plain submission is one trial), and validate each trial's hyperparameters.
+
+    `overrides` (`harness run --set KEY=VALUE`) replace hyperparameters of the file; see `apply_overrides`."""
     data, lines = read_yaml_located(Path(path))
+    if overrides:  # `--set` errors name "--set" and the key, not a line of the file
+        data = located(lambda: apply_overrides(data, overrides, path), path, lines)
     return located(lambda: parse_trials(data, path, track), path, lines)
 
 
@@ -86,6 +93,75 @@ def parse_trials(data: dict[str, Any], path: str | Path, track: TrackConfig | No
     for one in expanded:
         hyper.parse(one.submission.hyperparameters, path)
     return expanded
+
+
+def apply_overrides(data: dict[str, Any], overrides: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """The submission `data` with `overrides` in its hyperparameters, named `NAME.set-HASH` (a hash of the
+    overrides; the values are in its description and config.json) so it gets its own run folder and row.
+
+    Each key must be a field of the method's config class and each value (or each value of a list: a sweep)
+    of its type; otherwise the errors name `--set KEY` and the method's allowed fields."""
+    from pydantic import ValidationError
+
+    method = data.get("method")
+    if not isinstance(method, str) or method not in method_names():
+        return data  # parse_submissions reports the method
+    cls = config_class(method)
+    allowed = ", ".join(sorted(cls.model_fields)) or "none (this method takes no hyperparameters)"
+    problems = []
+    for key, value in overrides.items():
+        if key not in cls.model_fields:
+            problems.append(ConfigError("--set", key, f"method {method!r} has no hyperparameter {key!r}. "
+                                        f"Allowed: {allowed}"))
+            continue
+        values = value if isinstance(value, list) and not list_typed(cls, key) else [value]
+        for one in values:
+            try:
+                cls.model_validate({key: one})
+            except ValidationError as e:
+                mine = [err["msg"] for err in e.errors() if err["loc"][:1] == (key,)]
+                if mine:
+                    problems.append(ConfigError("--set", key, f"{one!r}: {'; '.join(mine)} (method {method!r}; "
+                                                f"allowed fields: {allowed})"))
+    if problems:
+        raise ConfigErrors(problems)
+    label = ",".join(f"{k}={_label(v)}" for k, v in overrides.items())
+    hyper = data.get("hyperparameters") if isinstance(data.get("hyperparameters"), dict) else {}
+    # The name must keep the name rule (schemas/names.py): the values go into the description and config.json,
+    # the name gets a short hash of them, so each distinct --set has its own folder and row.
+    suffix = f".set-{stable_hash(overrides, 8)}"
+    name = f"{str(data.get('name'))[:NAME_MAX - len(suffix)]}{suffix}"
+    return {**data, "name": name, "hyperparameters": {**hyper, **overrides},
+            "description": f"{data.get('description') or ''} (--set {label})".strip()}
+
+
+def _label(value: Any) -> str:
+    return format(value, "g") if isinstance(value, float) else str(value)
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """`--set KEY=VALUE` strings -> {key: value}; a value reads as JSON (numbers, true/false, lists) or YAML
+    (`[a, b]`), else stays a string. A later --set of the same key wins."""
+    import json
+
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError("--set", item, "expected KEY=VALUE, e.g. --set learning_rate=3e-4")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            try:
+                value = yaml.safe_load(text) if text.strip() else text
+            except yaml.YAMLError:
+                value = text
+            if isinstance(value, (dict, type(None))) and text.strip() not in ("null", "~"):
+                value = text
+        out[key.strip()] = value
+    return out
 
 
 def _check_track_fixed_fields(data: dict[str, Any], path: str | Path) -> None:

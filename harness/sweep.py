@@ -57,7 +57,7 @@ class Trial:
                 "select_by": select_by}
 
 
-def _list_typed(model: type[BaseModel], field: str) -> bool:
+def list_typed(model: type[BaseModel], field: str) -> bool:
     info = model.model_fields.get(field)
     if info is None:
         return False
@@ -69,7 +69,7 @@ def _list_typed(model: type[BaseModel], field: str) -> bool:
 def swept_fields(submission: SubmissionConfig, config_class: type[BaseModel]) -> list[str]:
     return [
         k for k, v in submission.hyperparameters.items()
-        if isinstance(v, list) and not _list_typed(config_class, k)
+        if isinstance(v, list) and not list_typed(config_class, k)
     ]
 
 

@@ -372,6 +372,38 @@ class MeterCallback(TrainerCallback):
         return control
 
 
+class LedgerLogCallback(TrainerCallback):
+    """Adds the ledger to every log of the trainer (`budget/...` keys), so TRL's reporters (TensorBoard, trackio,
+    wandb), its progress display and train_log.json show it next to the loss. Put first among the callbacks: the
+    reporters read the same `logs` dict after it."""
+
+    def __init__(self, meter: BudgetMeter) -> None:
+        self.meter = meter
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs is not None:
+            logs.update(ledger_log_values(self.meter))
+        return control
+
+
+def ledger_log_values(meter: BudgetMeter) -> dict[str, float]:
+    """The ledger's headline quantities and the share used of each set cap, as flat `budget/` log values."""
+    ledger = meter.ledger
+    values = {
+        "budget/gradient_tokens": float(ledger.gradient_tokens),
+        "budget/rollouts": float(ledger.rollouts),
+        "budget/generated_tokens": float(ledger.generated_tokens),
+        "budget/total_flops": float(ledger.total_flops),
+    }
+    used = {"gradient_tokens": ledger.gradient_tokens, "rollouts": ledger.rollouts, "optimizer_steps":
+            ledger.optimizer_steps, "generated_tokens": ledger.generated_tokens, "train_flops": ledger.total_flops,
+            "generation_flops": ledger.generation_flops}
+    for name, cap in meter.caps.model_dump().items():
+        if isinstance(cap, (int, float)) and cap and name in used:
+            values[f"budget/{name}_share"] = float(used[name] / cap)
+    return values
+
+
 def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 

@@ -33,7 +33,7 @@ import torch
 from transformers import PreTrainedModel, TrainerCallback
 
 from harness.budget.ledger import FORWARD_FLOPS_PER_PARAM_PER_TOKEN, BudgetExceeded
-from harness.budget.meter import POLICY, SKIP_KEY, BudgetMeter, check_finite, count_parameters
+from harness.budget.meter import POLICY, SKIP_KEY, BudgetMeter, LedgerLogCallback, check_finite, count_parameters
 
 ROLE_OF_ATTRIBUTE = {"ref_model": "reference", "reward_funcs": "reward"}
 """Roles of well-known trainer attributes; any other model attribute `x_model` is metered as role `x`."""
@@ -60,6 +60,7 @@ def attach_meter(trainer, meter: BudgetMeter) -> None:
         _wrap_compute_loss(trainer, meter, meter_inputs=False)
     _check_gradient_norm(trainer, meter)
     trainer.add_callback(meter.callback())
+    trainer.callback_handler.callbacks.insert(0, LedgerLogCallback(meter))  # before the reporters read the logs
 
 
 def extra_models(trainer) -> Iterator[tuple[str, torch.nn.Module]]:

@@ -34,7 +34,8 @@ if TYPE_CHECKING:  # the heavy libraries are imported where a method trains, not
 
 
 def meter_trainer(trainer, meter: BudgetMeter) -> None:
-    """The only way a method's trainer is metered: the harness's meter, plus a rich progress bar."""
+    """The only way a method's trainer is metered: the harness's meter (its ledger logged with TRL's metrics at
+    each logging step), plus TRL's rich progress bar."""
     from harness.budget import attach_meter
     from harness.progress import use_rich_progress
 
@@ -61,6 +62,9 @@ class TrainContext:
     """The domain training task: its grader is the reward (harness.rewards builds reward functions from it)."""
     train_examples: tuple[Example, ...] = ()
     """The domain training examples behind `train_dataset`'s prompts (answers and gold chains for rewards)."""
+    report_to: str = "none"
+    """TRL's `report_to` (`harness run --report-to`): none, tensorboard, trackio or wandb. TensorBoard writes
+    under output_dir/runs/; the budget ledger is logged next to TRL's metrics at each logging step."""
 
 
 class Method:
@@ -114,7 +118,7 @@ def training_args(ctx: TrainContext, config: MethodConfig) -> dict[str, Any]:
         bf16=torch.cuda.is_available(),
         gradient_checkpointing=False,
         save_strategy="no",
-        report_to="none",
+        report_to=ctx.report_to,
         disable_tqdm=True,
         seed=ctx.seed,
         data_seed=ctx.seed,

@@ -3,7 +3,9 @@
 Byte-identical across builds: a fixed hash salt for element ids, no date or creator metadata, a
 font that ships with matplotlib, glyphs drawn as paths. No untrusted text goes into the figure:
 points are labelled with their "#" number from the leaderboard table, never with a submission
-name, so the SVG needs no escaping beyond what matplotlib does for its own strings.
+name, so the SVG needs no escaping beyond what matplotlib does for its own strings. Names reach the
+reader outside the SVG: `scatter` also returns where each point sits on the figure, and the track page
+lays an HTML hover target with the (template-escaped) name over each point, and lists "# name" below.
 """
 
 from __future__ import annotations
@@ -51,6 +53,12 @@ def scatter_svg(track: TrackTable) -> str:
 
     Returns the <svg> element alone (no XML prolog), ready to inline in HTML.
     """
+    return scatter(track)[0]
+
+
+def scatter(track: TrackTable) -> tuple[str, list[tuple[int, Row, float, float]]]:
+    """(the scatter's <svg>, [(#, row, left %, top %)]): each valid entry's point as a percentage of the figure's
+    width from the left and height from the top, so HTML can place a hover target over it at any display size."""
     numbered = [(number, row) for number, row in enumerate(track.rows, start=1) if row.valid]
     with matplotlib.rc_context(RC):
         fig = Figure(figsize=(6.4, 4.4))
@@ -80,7 +88,13 @@ def scatter_svg(track: TrackTable) -> str:
             ax.legend(loc="best", fontsize=8, frameon=False)
         else:
             ax.text(0.5, 0.5, "no valid entries", transform=ax.transAxes, ha="center", va="center")
-        return _svg(fig)
+        svg = _svg(fig)  # lays the figure out; the transforms below then hold for the saved SVG
+        to_figure = fig.transFigure.inverted()
+        places = []
+        for number, row in numbered:
+            fx, fy = to_figure.transform(ax.transData.transform(_xy(row)))
+            places.append((number, row, round(100 * float(fx), 2), round(100 * (1 - float(fy)), 2)))
+        return svg, places
 
 
 LINESTYLES = ("-", "--", ":", "-.")

@@ -19,6 +19,7 @@ Files from an earlier build that no longer correspond to a run are left in place
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -30,6 +31,7 @@ import jinja2
 import markupsafe
 
 from harness import __version__
+from harness.errors import ConfigError
 from harness.paths import path_component
 from harness.record import Budget, RunRecord, as_record
 from harness.render import export, load, plot, tables
@@ -38,6 +40,38 @@ from harness.selection import SELECTION_RULE
 
 SamplesLoader = Callable[[str], Mapping[str, list[dict]]]
 RunFilesLoader = Callable[[str], Mapping[str, object]]
+
+@functools.lru_cache(maxsize=None)
+def method_defaults(track: str, method: str) -> dict | None:
+    """What `method` runs with on `track` when a submission sets no hyperparameter: its config class's defaults
+    under the track's `training.hyperparameters` (as the runner resolves them). A track that is not in tasks/tracks/
+    gives the method's own defaults; a method that is not registered gives None (the table shows every setting)."""
+    from harness.config import load_track
+    from harness.methods import config_class
+
+    try:
+        cls = config_class(method)
+    except KeyError:
+        return None
+    try:
+        given = load_track(track).training.hyperparameters
+    except ConfigError:
+        given = {}
+    try:
+        return cls.parse({k: v for k, v in given.items() if k in cls.model_fields}).model_dump()
+    except ConfigError:
+        return None
+
+
+def method_summary(method: str) -> str:
+    """The registry's one-line description of a method ('' for one that is not registered)."""
+    from harness.methods import method_spec
+
+    try:
+        return method_spec(method).summary
+    except KeyError:
+        return ""
+
 
 def slug(name: str) -> str:
     """A file name for an untrusted name, usable in an href as it is: injective, never leaves its folder."""
@@ -202,10 +236,11 @@ def _track_curves(track: TrackTable, by_run: dict[tuple, RunRecord]) -> str | No
 def _write_track(writer: _Writer, track: TrackTable, by_run: dict[tuple, RunRecord]) -> None:
     page = track_page(track.track)
     stem = page.removesuffix(".html")
-    leaderboard = tables.leaderboard_table(track, run_page)
+    leaderboard = tables.leaderboard_table(track, run_page, method_defaults, method_summary)
     per_task = tables.task_table(track)
+    scatter, points = plot.scatter(track)
     writer.page(page, "track.html.j2", title=f"{track.track} leaderboard", track=track,
-                scatter=plot.scatter_svg(track), curves=_track_curves(track, by_run),
+                scatter=scatter, points=points, curves=_track_curves(track, by_run),
                 sections=[(leaderboard, writer.exports(stem, leaderboard)), (per_task, writer.exports(stem, per_task))],
                 invalid=[row for row in track.rows if not row.valid],
                 sweeps=[(row, tables.trials_table(row, run_page)) for row in track.rows if row.selection is not None])

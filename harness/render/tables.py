@@ -37,6 +37,8 @@ class Cell:
     """(text, href) pairs shown after the display text, e.g. one link per seed."""
     title: str | None = None
     """Hover text."""
+    more: str = ""
+    """Text behind a disclosure (HTML: <details>), e.g. the full resolved hyperparameters; the exports skip it."""
 
 
 @dataclass(frozen=True)
@@ -66,9 +68,17 @@ def estimate_cell(est: Estimate | None, signed: bool = False) -> Cell:
                 ci=(est.low, est.high))
 
 
-def _hyperparameters(hp: dict) -> Cell:
-    text = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(hp.items()))
-    return Cell(dict(sorted(hp.items())), text)
+def _hp_text(hp: dict) -> str:
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(hp.items()))
+
+
+def _hyperparameters(hp: dict, defaults: dict | None = None) -> Cell:
+    """The value is the full resolved set; the display only what differs from `defaults` (what the method gets on
+    this track when a submission sets nothing), the full set behind a disclosure. Without defaults: everything."""
+    if defaults is None or not hp:
+        return Cell(dict(sorted(hp.items())), _hp_text(hp))
+    changed = {k: v for k, v in hp.items() if k not in defaults or defaults[k] != v}
+    return Cell(dict(sorted(hp.items())), _hp_text(changed) or "defaults", more=_hp_text(hp) if hp else "")
 
 
 def _budget(row: Row) -> Cell:
@@ -115,6 +125,10 @@ def row_kind(row: Row) -> str:
 
 
 RunHref = Callable[[Row, RunSummary], "str | None"]
+Defaults = Callable[[str, str], "dict | None"]
+"""(track, method) -> the method's resolved hyperparameters on that track when a submission sets none, or None."""
+Summary = Callable[[str], str]
+"""method -> its one-line description."""
 
 
 def _no_href(row: Row, run: RunSummary) -> None:
@@ -135,13 +149,23 @@ LEADERBOARD_HEADER = (
     HeaderCell("frontier", "frontier", "on the Pareto frontier of (domain, general) among valid entries"),
     HeaderCell("budget_used", "budget used", "share used of each capped quantity, mean over seeds"),
     HeaderCell("seeds", "seeds", "one run per seed; each links to its run page"),
-    HeaderCell("method", "method"),
-    HeaderCell("hyperparameters", "hyperparameters"),
+    HeaderCell("method", "method", "the method and what it does"),
+    HeaderCell("hyperparameters", "hyperparameters",
+               "settings that differ from the method's defaults on this track; the full set behind 'all'"),
     HeaderCell("description", "description"),
 )
 
 
-def leaderboard_table(track: TrackTable, run_href: RunHref = _no_href) -> Table:
+def _no_defaults(track: str, method: str) -> None:
+    return None
+
+
+def _no_summary(method: str) -> str:
+    return ""
+
+
+def leaderboard_table(track: TrackTable, run_href: RunHref = _no_href, defaults: Defaults = _no_defaults,
+                      summary: Summary = _no_summary) -> Table:
     rows = []
     for number, row in enumerate(track.rows, start=1):
         rows.append((
@@ -158,8 +182,8 @@ def leaderboard_table(track: TrackTable, run_href: RunHref = _no_href) -> Table:
             _budget(row),
             Cell(list(row.seeds), ", ".join(str(seed) for seed in row.seeds),
                  links=tuple((str(run.seed), href) for run in row.runs if (href := run_href(row, run)))),
-            Cell(row.method, row.method),
-            _hyperparameters(row.hyperparameters),
+            Cell(row.method, row.method, detail=summary(row.method)),
+            _hyperparameters(row.hyperparameters, defaults(row.track, row.method)),
             Cell(row.description, row.description),
         ))
     return Table("leaderboard", f"{track.track}: leaderboard", LEADERBOARD_HEADER, tuple(rows),

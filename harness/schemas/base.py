@@ -14,7 +14,8 @@ class Strict(BaseModel):
     """A config model: extra fields are rejected (a typo is an error, not a silent default), instances are frozen,
     float fields refuse inf and NaN (`.inf`, `.nan`, "inf"), and number fields refuse booleans (`true` is not 1)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False,
+                              use_attribute_docstrings=True)  # docs in `harness schema`
 
     @field_validator("*", mode="before")
     @classmethod
