@@ -24,17 +24,14 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from harness.budget import BudgetMeter
-from harness.evaluate import evaluate_task
+from harness.step_evaluation import StepEvaluation
 from harness.schemas import TrackConfig
 from harness.track_data import eval_tasks, validation_items
 
 
-class CheckpointSelector:
+class CheckpointSelector(StepEvaluation):
     def __init__(self, track: TrackConfig, tokenizer: PreTrainedTokenizerBase, meter: BudgetMeter, every: int) -> None:
-        self.track = track
-        self.tokenizer = tokenizer
-        self.meter = meter
-        self.every = every
+        super().__init__(track, tokenizer, meter, every)
         self.metric = track.selection.metric
         self.tasks = [(task, role, validation_items(track, task)) for task, role in eval_tasks(track)]
         self.points: list[dict[str, Any]] = []
@@ -44,19 +41,13 @@ class CheckpointSelector:
         self.chosen_step: int | None = None
         """The step whose weights the run is scored with (set by `finish`)."""
 
-    def __call__(self, model: PreTrainedModel | None, step: int) -> None:
-        if model is not None and step % self.every == 0:
-            self.record(model, step)
-
     def record(self, model: PreTrainedModel, step: int) -> None:
         """Evaluate the validation items at this step; keep the weights when they are the best so far."""
         if self.points and self.points[-1]["step"] == step:
             return
         was_training = model.training
         model.eval()
-        with self.meter.sampling_allowed():  # evaluation, not training: not charged to the budget
-            results = [evaluate_task(model, self.tokenizer, task, items, role, self.track.eval)
-                       for task, role, items in self.tasks]
+        results = self.evaluate(model, self.tasks)
         model.train(was_training)
         means = {}
         for role in ("domain", "general"):

@@ -15,30 +15,21 @@ from typing import Any
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from harness.budget import BudgetMeter
-from harness.evaluate import evaluate_task
+from harness.step_evaluation import StepEvaluation
 from harness.schemas import TrackConfig
 from harness.track_data import eval_tasks, test_items
 
 
-class TrainingCurve:
+class TrainingCurve(StepEvaluation):
     def __init__(self, track: TrackConfig, tokenizer: PreTrainedTokenizerBase, meter: BudgetMeter, every: int) -> None:
-        self.track = track
-        self.tokenizer = tokenizer
-        self.meter = meter
-        self.every = every
-        self.tasks = [(task, test_items(track, task)) for task, role in eval_tasks(track) if role == "domain"]
+        super().__init__(track, tokenizer, meter, every)
+        self.tasks = [(task, "domain", test_items(track, task)) for task, role in eval_tasks(track) if role == "domain"]
         self.points: list[dict[str, Any]] = []
-
-    def __call__(self, model: PreTrainedModel | None, step: int) -> None:
-        if model is not None and step % self.every == 0:
-            self.record(model, step)
 
     def record(self, model: PreTrainedModel, step: int) -> None:
         if self.points and self.points[-1]["step"] == step:
             return
-        with self.meter.sampling_allowed():  # evaluation, not training: not charged to the budget
-            results = [evaluate_task(model, self.tokenizer, task, items, "domain", self.track.eval) for task, items in self.tasks]
-        self.add(step, [r.metrics for r in results])
+        self.add(step, [r.metrics for r in self.evaluate(model, self.tasks)])
 
     def add(self, step: int, task_metrics: list[dict[str, Any]]) -> None:
         """A point from per-task metrics (the run's final evaluation closes the curve with its own)."""
