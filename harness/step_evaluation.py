@@ -7,6 +7,8 @@ to the budget: it opens the meter's generation guard without charging it.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from harness.budget import BudgetMeter
@@ -15,7 +17,7 @@ from harness.schemas import TrackConfig
 from harness.tasks import Example, Task
 
 
-class StepEvaluation:
+class StepEvaluation(ABC):
     """Calls `record(model, step)` every `every` optimizer steps; `evaluate` runs (task, role, items) triples."""
 
     def __init__(self, track: TrackConfig, tokenizer: PreTrainedTokenizerBase, meter: BudgetMeter, every: int) -> None:
@@ -28,8 +30,9 @@ class StepEvaluation:
         if model is not None and step % self.every == 0:
             self.record(model, step)
 
+    @abstractmethod
     def record(self, model: PreTrainedModel, step: int) -> None:
-        raise NotImplementedError
+        """Evaluate `model` after optimizer step `step` and keep what the subclass keeps (a curve point, a checkpoint)."""
 
     def evaluate(self, model: PreTrainedModel, tasks: list[tuple[Task, str, list[Example]]]) -> list[TaskEvaluation]:
         with self.meter.sampling_allowed():  # evaluation, not training: not charged to the budget

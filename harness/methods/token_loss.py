@@ -18,6 +18,7 @@ This module imports nothing heavy, so a plugin can keep its loss next to its con
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from harness.methods.sft import SFTMethod, sft_trainer
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from harness.methods.token_trainer import TokenBatch, TokenLossTrainer
 
 
-class TokenLoss(SFTMethod):
+class TokenLoss(SFTMethod, ABC):
     """An SFT-family method defined by its `loss`; see the module docstring."""
 
     reference: ClassVar[bool | str] = False
@@ -37,9 +38,10 @@ class TokenLoss(SFTMethod):
     budget meter charges its forward passes as role "reference"); "weights": keep only its parameters
     (batch.reference_weights), which cost no forward pass."""
 
+    @abstractmethod
     def loss(self, batch: TokenBatch, config: MethodConfig) -> tuple[torch.Tensor, dict[str, Any]]:
-        """(the micro-batch's scalar loss, extra values to log: floats or 0-d tensors)."""
-        raise NotImplementedError(f"method {self.name!r} defines no loss")
+        """(the micro-batch's scalar loss, extra values to log: floats or 0-d tensors). Every TokenLoss defines it:
+        a subclass without one cannot be instantiated (TypeError when the registry first builds it)."""
 
     def sequence_weights(self, trainer: TokenLossTrainer, config: MethodConfig) -> tuple[torch.Tensor, dict] | None:
         """Per-sequence weights in dataset order, computed once before training, and values to record about them

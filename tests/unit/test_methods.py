@@ -101,3 +101,13 @@ def test_dft_and_sft_differ_on_the_same_batch(micro_track, micro_base, tmp_path)
         trainer.train()
         results[name] = trainer.model.lm_head.weight.detach().clone()
     assert not torch.equal(results["sft"], results["dft"])
+
+
+def test_a_token_loss_without_a_loss_cannot_be_built():
+    from harness.methods.token_loss import TokenLoss
+
+    class NoLoss(TokenLoss):
+        pass
+
+    with pytest.raises(TypeError, match="loss"):
+        NoLoss()
