@@ -21,6 +21,7 @@ from rich.table import Table
 from harness.config import load_track, track_version
 from harness.discovery import REPO_ROOT, list_tracks
 from harness.errors import ConfigError, ConfigErrors
+from harness.optional_packages import MissingPackage
 from harness.record import RecordError, RunRecord
 from harness.runs import DEFAULT_RUNS_DIR
 from harness.submissions import check_for_track, load_submission, load_trials
@@ -59,6 +60,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     track = load_track(args.track)
     trials = load_trials(args.submission, track, overrides)  # sweeps checked against the track's limits first
     check_for_track([t.submission for t in trials], track, args.submission)  # before any run directory exists
+    from harness.optional_packages import require_packages
+
+    require_packages(track)  # vLLM / Liger / flash-attn where the track asks for them, before torch is imported
     from harness.runner import RunRequest, execute_run  # torch: only once the files are known to be good
 
     seeds = args.seed if args.seed else [track.seeds[0]]
@@ -79,6 +83,9 @@ def cmd_study(args: argparse.Namespace) -> int:
 
     study, track, submissions = load_study(args.study)
     check_for_track([t.submission for t in submissions], track, args.study)  # before any run directory exists
+    from harness.optional_packages import require_packages
+
+    require_packages(track)  # vLLM / Liger / flash-attn where the track asks for them, before torch is imported
     from harness.runner import RunRequest, execute_run  # torch: only once the files are known to be good
     seeds = study.seeds or track.seeds
     _quiet_libraries()
@@ -106,7 +113,38 @@ def cmd_validate(args: argparse.Namespace) -> int:
     where = f" on track {tracks[0].name}" if tracks else ""
     sweep = f", a sweep of {len(trials)} trials (one entry, chosen on validation)" if len(trials) > 1 else ""
     console.print(f"[green]ok[/] {args.submission}: method {trials[0].submission.method!r}{where}{sweep}")
+    for track in tracks:
+        for line in track_setup_lines(track):
+            console.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
     return 0
+
+
+def track_setup_lines(track) -> list[str]:
+    """What a run on the track measures and runs with beyond its own tasks: the general suite (every task, and
+    those without local data), the efficiency settings, and optional packages this machine lacks."""
+    from harness.optional_packages import missing_packages
+    from harness.suites import load_suite
+
+    lines = []
+    gs = track.general_suite
+    if gs is None:
+        lines.append("general suite: none (general score from the track's own general tasks only)")
+    else:
+        suite = load_suite(gs.name)
+        chosen = [t for t in suite.tasks if gs.tasks is None or t.name in gs.tasks]
+        limit = f", first {gs.limit} documents each" if gs.limit else ", every document"
+        lines.append(f"general suite {suite.name} (v{suite.version}{limit}): " + ", ".join(t.name for t in chosen))
+        offline = [t.name for t in chosen if t.local is None]
+        if offline:
+            lines.append("  no local data (unavailable offline): " + ", ".join(offline))
+        code = [t.name for t in chosen if t.unsafe_code]
+        if code and not gs.allow_code_execution:
+            lines.append("  runs only with --allow-code-execution: " + ", ".join(code))
+    if track.efficiency is not None:
+        lines.append("efficiency: " + ", ".join(f"{k}={v}" for k, v in track.efficiency.requested().items()))
+    lines.append(f"generation backend: {track.eval.backend}")
+    lines += [f"note: {m}" for m in missing_packages(track)]
+    return lines
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
@@ -390,6 +428,9 @@ def main(argv: list[str] | None = None) -> int:
     except RecordError as e:  # a run folder of another schema version or of another entry: refused, not reused
         err_console.print(f"error: {e}", highlight=False, markup=False)
         return 2
+    except MissingPackage as e:  # this machine lacks a package the track needs: what to install, nothing run
+        err_console.print(f"error: {e}", highlight=False, markup=False)
+        return 1
 
 
 def entry(argv: list[str] | None = None) -> int:

@@ -55,6 +55,7 @@ def track_version(track: TrackConfig) -> str:
     changes no item and no number), so a track without them keeps the hash it had before they existed."""
     unset = {"validation"} if not track.has_validation else set()
     unset |= {"selection"} if "selection" not in track.model_fields_set else set()
+    unset |= {"efficiency"} if track.efficiency is None else set()  # tracks without the block keep their version
     tasks = {ref.task: load_task_config(ref.task).model_dump() for ref in track.all_task_refs()}
     tasks[track.domain.train.task] = load_task_config(track.domain.train.task).model_dump()
     if track.general_suite is None:  # tracks without a suite keep the hash they had before suites existed

@@ -14,7 +14,7 @@ from typing import Any
 from rich.progress import Progress
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from harness.generation import generate_with
+from harness.generation import Generator, generate_with
 from harness.schemas import EvalConfig
 from harness.tasks import Example, Task
 
@@ -48,10 +48,16 @@ def evaluate_task(
     cfg: EvalConfig,
     progress: Progress | None = None,
     backend: str = "transformers",
+    generator: Generator | None = None,
 ) -> TaskEvaluation:
+    """Generate, grade and aggregate one task. `generator` (harness.generation.open_generator) serves every task of
+    an evaluated model from one vLLM engine; without one, `backend` builds a generator for this task alone."""
     sampling = cfg.sampling()
-    completions = generate_with(backend, model, tokenizer, [ex.prompt for ex in items], sampling, progress,
-                                f"eval {task.name}")
+    prompts = [ex.prompt for ex in items]
+    if generator is not None:
+        completions = generator.generate(prompts, sampling, progress, f"eval {task.name}")
+    else:
+        completions = generate_with(backend, model, tokenizer, prompts, sampling, progress, f"eval {task.name}")
     flat = [(ex, comp) for ex, comps in zip(items, completions, strict=True) for comp in comps]
     grades = iter(task.grade_batch([comp.text for _, comp in flat], [ex for ex, _ in flat]))
     samples, item_scores, passes = [], [], []

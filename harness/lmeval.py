@@ -35,6 +35,7 @@ from rich.console import Console
 
 from harness.data import data_dir
 from harness.evaluate import TaskEvaluation
+from harness.generation import Generator, open_generator
 from harness.hashing import stable_hash
 from harness.lmeval_format import OUTPUT_DIR
 from harness.runs import atomic_write_json, atomic_write_jsonl
@@ -317,8 +318,11 @@ def _code_execution(allowed: bool):
 
 
 def run_suite(model, tokenizer, gs: GeneralSuiteConfig, out: Path | None, console: Console | None = None,
-              allow_code_execution: bool = False) -> SuiteOutcome:
-    """Evaluate the model on every task of the suite; samples go to out/samples when out is given."""
+              allow_code_execution: bool = False, generator: Generator | None = None) -> SuiteOutcome:
+    """Evaluate the model on every task of the suite; samples go to out/samples when out is given.
+
+    lm-eval's model is HFLM on the model in memory, or, when `generator` is a vLLM generator, lm-eval's vLLM model on
+    that generator's engine (the one the harness's own tasks used: one engine per evaluated model)."""
     console = console or Console(stderr=True)
     suite = load_suite(gs.name)
     root = data_dir()
@@ -359,7 +363,10 @@ def run_suite(model, tokenizer, gs: GeneralSuiteConfig, out: Path | None, consol
     if not runnable:
         return SuiteOutcome([], _record(gs, suite, root, statuses, allowed, False, t_start))
 
-    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=gs.batch_size)
+    if generator is not None and generator.backend == "vllm":
+        lm = generator.lm_eval_model()
+    else:
+        lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=gs.batch_size)
     tm = TaskManager(include_path=str(task_dir), include_defaults=root is None)
     for entry in selected_tasks(gs, suite):
         if entry.name not in runnable:
@@ -397,11 +404,12 @@ def run_suite(model, tokenizer, gs: GeneralSuiteConfig, out: Path | None, consol
                       f"{metrics['wall_seconds']:.0f} s)")
     if out is None:
         shutil.rmtree(task_dir, ignore_errors=True)
-    return SuiteOutcome(results, _record(gs, suite, root, statuses, allowed, executed_code, t_start), scores)
+    record = _record(gs, suite, root, statuses, allowed, executed_code, t_start, lm_eval_model=type(lm).__name__)
+    return SuiteOutcome(results, record, scores)
 
 
 def _record(gs: GeneralSuiteConfig, suite: SuiteConfig, root: Path | None, statuses: dict, allowed: bool,
-            executed: bool, t_start: float) -> dict[str, Any]:
+            executed: bool, t_start: float, lm_eval_model: str | None = None) -> dict[str, Any]:
     try:
         from importlib.metadata import version
 
@@ -414,6 +422,7 @@ def _record(gs: GeneralSuiteConfig, suite: SuiteConfig, root: Path | None, statu
         "version": suite.version,
         "source": SOURCE,
         "lm_eval_version": lm_eval_version,
+        "lm_eval_model": lm_eval_model,
         "mode": "hub" if root is None else "local",
         "data_dir": str(root) if root is not None else None,
         "limit": gs.limit,
@@ -455,7 +464,8 @@ def base_scores(track: TrackConfig, console: Console | None = None, allow_code_e
     console = console or Console(stderr=True)
     console.print(f"general suite: scoring the base model once for drop_below_base (cached at {path})")
     model, tokenizer = load_base_model(track, resolve_base_model(track, console))
-    outcome = run_suite(model, tokenizer, track.general_suite, None, console, allow_code_execution)
+    with open_generator(track.eval.backend, model, tokenizer, track.eval.seed) as generator:  # as the runs are scored
+        outcome = run_suite(model, tokenizer, track.general_suite, None, console, allow_code_execution, generator)
     save_base_scores(track, outcome.scores)
     return outcome.scores
 
@@ -477,10 +487,11 @@ def apply_drop_below_base(outcome: SuiteOutcome, threshold: float, base: dict[st
 
 
 def evaluate_general_suite(model, tokenizer, track: TrackConfig, out: Path, console: Console | None = None, *,
-                           is_base: bool = False, allow_code_execution: bool = False) -> SuiteOutcome:
+                           is_base: bool = False, allow_code_execution: bool = False,
+                           generator: Generator | None = None) -> SuiteOutcome:
     """The runner's entry point: run the suite on the model, then apply drop_below_base if the track asks."""
     gs = track.general_suite
-    outcome = run_suite(model, tokenizer, gs, out, console, allow_code_execution)
+    outcome = run_suite(model, tokenizer, gs, out, console, allow_code_execution, generator)
     if is_base:
         save_base_scores(track, outcome.scores)
     if gs.drop_below_base is not None:

@@ -132,6 +132,8 @@ class LoadPolicy:
     device: str
     trust_remote_code: bool = False
     revision: str | None = None
+    attn_implementation: str | None = None
+    """transformers' attention kernel (a track's efficiency.attn_implementation); None: transformers' default."""
 
     @classmethod
     def default(cls) -> LoadPolicy:
@@ -139,10 +141,11 @@ class LoadPolicy:
         return cls(dtype=resolve_dtype("auto"), device=default_device())
 
     @classmethod
-    def for_base_model(cls, cfg: BaseModelConfig) -> LoadPolicy:
-        """The track's base model: its dtype, its remote-code opt-in, its hub revision (hf only)."""
+    def for_base_model(cls, cfg: BaseModelConfig, attn_implementation: str | None = None) -> LoadPolicy:
+        """The track's base model: its dtype, its remote-code opt-in, its hub revision (hf only), the attention kernel
+        the track's efficiency block asks for."""
         return cls(dtype=resolve_dtype(cfg.dtype), device=default_device(), trust_remote_code=cfg.trust_remote_code,
-                   revision=cfg.revision if cfg.kind == "hf" else None)
+                   revision=cfg.revision if cfg.kind == "hf" else None, attn_implementation=attn_implementation)
 
     @classmethod
     def like(cls, model: PreTrainedModel | None) -> LoadPolicy:
@@ -167,6 +170,8 @@ def load_model(location: str | Path, policy: LoadPolicy, *, gguf_file: str | Non
     kwargs = _kwargs(policy, gguf_file)
     if not gguf_file:
         kwargs["use_safetensors"] = True  # pickle weights are never unpickled
+    if policy.attn_implementation:
+        kwargs["attn_implementation"] = policy.attn_implementation
     model = AutoModelForCausalLM.from_pretrained(location, dtype=policy.dtype, **kwargs)
     if policy.device != "cpu":
         model = model.to(policy.device)
@@ -181,7 +186,7 @@ def load_tokenizer(location: str | Path, policy: LoadPolicy, *, gguf_file: str |
 def load_base_model(track: TrackConfig, location: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """The track's base model and tokenizer from `location` (see `resolve_base_model`), with its chat template."""
     cfg = track.base_model
-    policy = LoadPolicy.for_base_model(cfg)
+    policy = LoadPolicy.for_base_model(cfg, track.efficiency.attn_implementation if track.efficiency else None)
     tok = load_tokenizer(location, policy)
     model = load_model(location, policy)
     if cfg.chat_template is not None:

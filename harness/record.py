@@ -187,6 +187,8 @@ class GeneralSuite(RecordModel):
     version: Number | str | None = None
     source: str | None = None
     lm_eval_version: str | None = None
+    lm_eval_model: str | None = None
+    """lm-eval's model class the suite ran on: HFLM (the model in memory) or VLLM (the run's vLLM engine)."""
     mode: str | None = None
     data_dir: str | None = None
     limit: int | None = None

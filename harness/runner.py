@@ -23,10 +23,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from harness.budget import BudgetMeter, TrainingDiverged, count_parameters
 from harness.config import track_version
 from harness.evaluate import evaluate_task, summarize
+from harness.generation import Generator, open_generator
 from harness.methods import TrainContext, config_class, get_method
 from harness.lmeval_format import write_run_output
 from harness.prepare import finish_training, prepare_training
 from harness.model_folders import check_recipe_runs
+from harness.optional_packages import require_packages
 from harness.models import load_base_model, resolve_base_model, template_fingerprint
 from harness.record import SCHEMA_VERSION, RunRecord
 from harness.runs import (
@@ -104,6 +106,7 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
     if not req.force and is_finished(out):
         console.print(f"[dim]{out} is finished; reusing it (--force to redo)[/]")
         return [read_record(d).to_json_dict() for d in _point_dirs(req, out)]
+    require_packages(req.track, req.backend)  # vLLM, Liger, flash-attn where the track asks for them: before any work
     method = get_method(req.submission.method)
     hp = resolve_hyperparameters(req.submission, req.track)
     check_recipe_runs(req.submission.data, req.runs_dir, req.track.name, req.seed)  # before any directory exists
@@ -117,6 +120,7 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
         "resolved_hyperparameters": hp.model_dump(),
         "data_recipe": req.submission.data.model_dump(),
         "seed": req.seed,
+        "efficiency": resolve_efficiency(req.track, req.backend),
     }
     trial = req.trial.record_fields(req.track.selection.metric) if req.trial is not None else None
     if trial is not None:
@@ -167,6 +171,24 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
         # One training run, several evaluated points: the training folder lists them (and so is finished).
         write_points(out, [label for label, _, _ in points])
     return results
+
+
+def resolve_efficiency(track: TrackConfig, backend: str | None = None) -> dict[str, Any]:
+    """What the run trains and generates with (config.json `efficiency`): the track's efficiency block as set
+    (`requested`), each setting as applied, and the generation backends."""
+    eff = track.efficiency
+    bf16 = eff.bf16 if eff is not None and eff.bf16 is not None else torch.cuda.is_available()
+    backend = backend or track.eval.backend
+    return {
+        "requested": eff.requested() if eff is not None else {},
+        "bf16": bf16,
+        "attn_implementation": (eff.attn_implementation if eff is not None else None) or "default",
+        "gradient_checkpointing": eff.gradient_checkpointing if eff is not None else False,
+        "use_liger_kernel": eff.use_liger_kernel if eff is not None else False,
+        "padding_free": eff.padding_free if eff is not None else False,
+        "eval_backend": backend,
+        "rl_generation": "vllm-colocate" if track.eval.backend == "vllm" else "transformers",  # GRPO/RLOO rollouts
+    }
 
 
 def resolve_hyperparameters(submission: SubmissionConfig, track: TrackConfig):
@@ -229,12 +251,20 @@ def _train(req: RunRequest, method, hp, out: Path, console: Console):
 
 
 def _evaluate(req: RunRequest, model, tokenizer, out: Path, ledger: dict, timings: dict, console: Console) -> dict[str, Any]:
+    # One generator per evaluated model: with vLLM, one engine serves the test and validation items and the suite.
+    with open_generator(req.backend or req.track.eval.backend, model, tokenizer, req.track.eval.seed) as generator:
+        return _evaluate_with(req, generator, out, ledger, timings, console)
+
+
+def _evaluate_with(req: RunRequest, generator: Generator, out: Path, ledger: dict, timings: dict,
+                   console: Console) -> dict[str, Any]:
+    model, tokenizer = generator.model, generator.tokenizer
     t0 = time.perf_counter()
     results = []
     with progress_bar(console) as progress:
         for task, role in eval_tasks(req.track):
             res = evaluate_task(model, tokenizer, task, test_items(req.track, task), role, req.track.eval, progress,
-                                backend=req.backend or req.track.eval.backend)
+                                generator=generator)
             atomic_write_jsonl(out / "samples" / f"{task.name}.jsonl", res.samples)
             results.append(res)
     validation = {}
@@ -242,7 +272,7 @@ def _evaluate(req: RunRequest, model, tokenizer, out: Path, ledger: dict, timing
         with progress_bar(console) as progress:
             for task, role in eval_tasks(req.track):
                 res = evaluate_task(model, tokenizer, task, validation_items(req.track, task), role, req.track.eval,
-                                    progress, backend=req.backend or req.track.eval.backend)
+                                    progress, generator=generator)
                 atomic_write_jsonl(out / "samples" / "validation" / f"{task.name}.jsonl", res.samples)
                 validation[task.name] = {**res.metrics, "split": "validation"}
     evaluate_s = round(time.perf_counter() - t0, 2)
@@ -253,7 +283,7 @@ def _evaluate(req: RunRequest, model, tokenizer, out: Path, ledger: dict, timing
         t1 = time.perf_counter()
         outcome = evaluate_general_suite(model, tokenizer, req.track, out, console,
                                          is_base=not get_method(req.submission.method).trains,
-                                         allow_code_execution=req.allow_code_execution)
+                                         allow_code_execution=req.allow_code_execution, generator=generator)
         results += outcome.results
         suite = {"general_suite": outcome.record}
         timings = {**timings, "general_suite": round(time.perf_counter() - t1, 2)}

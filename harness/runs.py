@@ -167,7 +167,9 @@ def check_owner(path: Path, track: str, submission: str, point: str | None = Non
                           "folder naming, or the file system merged the two names)")
 
 
-PACKAGES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers", "math-verify", "lm-eval")
+PACKAGES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers", "math-verify", "lm-eval",
+            "vllm", "liger-kernel", "flash-attn")
+"""Versions recorded in provenance.json (None: not installed); the last three are the optional GPU packages."""
 
 
 def provenance(argv: list[str] | None = None) -> dict[str, Any]:

@@ -104,19 +104,40 @@ class Method:
         return [(None, model)]
 
 
-def training_args(ctx: TrainContext, config: MethodConfig) -> dict[str, Any]:
-    """TrainingArguments fields every method shares (SFT, GRPO/RLOO, DPO configs all take them): MethodConfig's
-    fields under their own names (the learning rate times its scale), fp32 on CPU / bf16 on GPU, no checkpoints,
-    seeded data."""
+def efficiency(ctx: TrainContext) -> dict[str, Any]:
+    """The track's `efficiency:` block as set (harness.schemas.efficiency), {} without one."""
+    return dict((ctx.track or {}).get("efficiency") or {})
+
+
+def efficiency_args(ctx: TrainContext) -> dict[str, Any]:
+    """TrainingArguments fields from the track's efficiency block: bf16 (default: on with CUDA), gradient
+    checkpointing (default off) and Liger kernels (default off)."""
     import torch
 
+    eff = efficiency(ctx)
+    bf16 = eff.get("bf16")
+    return dict(
+        bf16=torch.cuda.is_available() if bf16 is None else bool(bf16),
+        gradient_checkpointing=bool(eff.get("gradient_checkpointing", False)),
+        use_liger_kernel=bool(eff.get("use_liger_kernel", False)),
+    )
+
+
+def uses_vllm(ctx: TrainContext) -> bool:
+    """The track generates through vLLM (eval.backend: vllm): GRPO/RLOO then roll out through TRL's colocated vLLM."""
+    return ((ctx.track or {}).get("eval") or {}).get("backend") == "vllm"
+
+
+def training_args(ctx: TrainContext, config: MethodConfig) -> dict[str, Any]:
+    """TrainingArguments fields every method shares (SFT, GRPO/RLOO, DPO configs all take them): MethodConfig's
+    fields under their own names (the learning rate times its scale), the track's efficiency settings (fp32 on CPU /
+    bf16 on GPU unless the track says otherwise), no checkpoints, seeded data."""
     optimisation = {f: getattr(config, f) for f in MethodConfig.model_fields if not f.startswith("learning_rate")}
     return dict(
         output_dir=str(ctx.output_dir),
         learning_rate=config.learning_rate * config.learning_rate_scale,
         **optimisation,
-        bf16=torch.cuda.is_available(),
-        gradient_checkpointing=False,
+        **efficiency_args(ctx),
         save_strategy="no",
         report_to=ctx.report_to,
         disable_tqdm=True,
@@ -126,14 +147,22 @@ def training_args(ctx: TrainContext, config: MethodConfig) -> dict[str, Any]:
     )
 
 
+PADDING_FREE = dict(padding_free=True, packing=True, packing_strategy="bfd")
+"""SFTConfig fields of `efficiency.padding_free`: TRL's padding-free batches, packed best-fit-decreasing (sequences never
+split; TRL refuses padding-free without packing while max_length is set)."""
+
+
 def sft_args(ctx: TrainContext, config: MethodConfig, **overrides: Any) -> SFTConfig:
-    """The SFTConfig shared by the SFT family: completion-only loss at the track's sequence length."""
+    """The SFTConfig shared by the SFT family: completion-only loss at the track's sequence length (padding-free and
+    packed when the track's efficiency block says so)."""
     from trl import SFTConfig
 
+    packing = PADDING_FREE if efficiency(ctx).get("padding_free") else {}
     return SFTConfig(
         **training_args(ctx, config),
         max_length=ctx.max_length,
         completion_only_loss=True,
         logging_steps=10,
+        **packing,
         **overrides,
     )

@@ -3,8 +3,9 @@
 Prompts are the track's domain training prompts (the prompt only, conversational, rendered by the
 model's chat template); rewards come from the task's own grader through `harness.rewards`
 (`rewards: [outcome]` by default; `process` rewards a fully correct chain of thought, `format` the
-answer shape). Generation happens inside TRL; the harness meters it through the reward function and
-stops training before a generation batch could pass a cap (harness.budget.attach_meter).
+answer shape). Generation happens inside TRL (transformers' generate, or TRL's colocated vLLM engine when the
+track's eval.backend is vllm); the harness meters it through the reward function either way and stops training
+before a generation batch could pass a cap (harness.budget.attach_meter).
 
 `per_device_train_batch_size` counts completions: 64 with num_generations 8 is 8 prompts per step.
 """
@@ -15,15 +16,23 @@ from typing import Any, ClassVar
 
 from trl import GRPOConfig, GRPOTrainer
 
-from harness.methods.base import Method, TrainContext, training_args
+from harness.methods.base import Method, TrainContext, training_args, uses_vllm
 from harness.methods.configs import RLConfig
 from harness.methods.self_sampled import require_task, track_max_new_tokens
 from harness.rewards import reward_funcs, rl_dataset
 
 
+VLLM_COLOCATE = dict(use_vllm=True, vllm_mode="colocate")
+"""GRPOConfig / RLOOConfig fields on a track whose backend is vLLM: TRL generates the rollouts with a vLLM engine in
+the training process. Metering is unchanged: TRL hands every rollout's token ids to the reward function, which the
+meter wraps whatever generated them (harness.budget.trl_adapters)."""
+
+
 def rl_args(ctx: TrainContext, config: RLConfig) -> dict[str, Any]:
-    """GRPOConfig / RLOOConfig fields: the shared training arguments plus generation settings."""
+    """GRPOConfig / RLOOConfig fields: the shared training arguments plus generation settings (through TRL's colocated
+    vLLM when the track's eval.backend is vllm)."""
     return dict(
+        **(VLLM_COLOCATE if uses_vllm(ctx) else {}),
         **training_args(ctx, config),
         num_generations=config.num_generations,
         max_completion_length=config.max_completion_length or track_max_new_tokens(ctx),

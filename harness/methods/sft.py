@@ -19,8 +19,16 @@ def sft_trainer(ctx: TrainContext, config: MethodConfig, *, loss_type: str = "nl
                 trainer_class: type[SFTTrainer] | None = None, **trainer_kwargs: Any) -> SFTTrainer:
     """A trainer of the SFT family on ctx's model, tokenizer and dataset (completion-only, the track's length);
     `trainer_class` defaults to TRL's SFTTrainer."""
+    from trl import SFTTrainer
+
+    from harness.methods.base import efficiency
+
     if trainer_class is None:
-        from trl import SFTTrainer as trainer_class
+        trainer_class = SFTTrainer
+    elif trainer_class is not SFTTrainer and efficiency(ctx).get("padding_free"):
+        # A token loss sees rows: packed, a row holds several sequences and per-sequence terms would mix them.
+        raise ValueError(f"{trainer_class.__name__} computes per-sequence terms, which packed padding-free rows mix; "
+                         "the track's efficiency.padding_free is for plain SFTTrainer methods (sft, dft, lora)")
     return trainer_class(
         model=ctx.model,
         args=sft_args(ctx, config, loss_type=loss_type),

@@ -7,6 +7,7 @@ is `harness.config` (tasks, tracks), `harness.suites`, `harness.submissions` and
 
 from harness.schemas.base import Strict
 from harness.schemas.budget import BudgetConfig
+from harness.schemas.efficiency import EfficiencyConfig
 from harness.schemas.eval import EvalConfig, SamplingConfig, SamplingSettings
 from harness.schemas.studies import StudyConfig
 from harness.schemas.submissions import (
@@ -35,7 +36,7 @@ from harness.schemas.tracks import (
 
 __all__ = [
     "TRACK_FIXED_FIELDS", "BaseModelConfig", "BudgetConfig", "DataMatchConfig", "DataRecipeConfig", "DataSource",
-    "DataSourceConfig", "DataSourceKind", "DomainConfig", "DomainTrainConfig", "EvalConfig", "GeneralSuiteConfig",
+    "DataSourceConfig", "DataSourceKind", "DomainConfig", "DomainTrainConfig", "EfficiencyConfig", "EvalConfig", "GeneralSuiteConfig",
     "LocalTaskHeader", "MatchBy", "PretrainConfig", "SamplingConfig", "SamplingSettings", "SelectionConfig", "Strict", "StudyConfig",
     "SubmissionConfig", "SuiteConfig", "SuiteTaskConfig", "TaskConfig", "TaskRef", "TinyModelConfig", "TrackConfig",
     "TrainingDefaults", "ValidationConfig", "task_ref",

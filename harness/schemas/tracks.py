@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from harness.schemas.base import Strict
 from harness.schemas.names import Name
 from harness.schemas.budget import BudgetConfig
+from harness.schemas.efficiency import EfficiencyConfig
 from harness.schemas.eval import EvalConfig
 from harness.schemas.tasks import TaskRef, task_ref
 
@@ -181,6 +182,9 @@ class TrackConfig(Strict):
     """The validation set selection uses; None: the track declares none (selection is refused on it)."""
     selection: SelectionConfig = SelectionConfig()
     """Sweep limits and the selection metric; a `selection:` block needs a validation set."""
+    efficiency: EfficiencyConfig | None = None
+    """GPU speed settings (bf16, attention kernel, padding-free, Liger, gradient checkpointing) mapped onto TRL and
+    transformers; None: the harness's defaults. Part of the track version only when set."""
 
     _refs = field_validator("general", mode="before")(lambda v: [task_ref(x) for x in v])
 
