@@ -182,13 +182,14 @@ class VllmGenerator(Generator):
 
     def generate(self, prompts: Sequence, sampling: SamplingConfig, progress: Progress | None = None,
                  description: str = "generating") -> list[list[Completion]]:
+        llm = self.llm  # built (or refused, saying what to install) before anything else
         from vllm import SamplingParams
 
         params = SamplingParams(
             n=sampling.k, temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k or -1,
             max_tokens=sampling.max_new_tokens, seed=sampling.seed,
         )
-        outputs = self.llm.generate(render_prompts(self.tokenizer, prompts), params, use_tqdm=False)
+        outputs = llm.generate(render_prompts(self.tokenizer, prompts), params, use_tqdm=False)
         return [
             [Completion(c.text, len(c.token_ids), "length" if c.finish_reason == "length" else "eos") for c in o.outputs]
             for o in outputs

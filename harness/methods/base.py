@@ -115,9 +115,11 @@ def efficiency_args(ctx: TrainContext) -> dict[str, Any]:
     import torch
 
     eff = efficiency(ctx)
-    bf16 = eff.get("bf16")
+    cuda = torch.cuda.is_available()
+    bf16 = cuda if eff.get("bf16") is None else bool(eff["bf16"])
     return dict(
-        bf16=torch.cuda.is_available() if bf16 is None else bool(bf16),
+        bf16=bf16,
+        **({"use_cpu": True} if bf16 and not cuda else {}),  # transformers: bf16 autocast on CPU must be asked for
         gradient_checkpointing=bool(eff.get("gradient_checkpointing", False)),
         use_liger_kernel=bool(eff.get("use_liger_kernel", False)),
     )

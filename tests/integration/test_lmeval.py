@@ -148,32 +148,67 @@ def test_code_execution_needs_permission(monkeypatch):
     assert os.environ["HF_ALLOW_CODE_EVAL"] == "1"
 
 
-SEED004_DIRS = ["ifeval", "gsm8k", "humaneval", "hellaswag", "arc_easy", "arc_challenge", "piqa", "mmlu"]
+def _gpu_track_suites() -> dict[str, list[str]]:
+    """suite name -> the GPU tracks (tasks/tracks/qwen-*-gpu.yaml) that use it."""
+    from harness.config import load_track
+    from harness.discovery import list_tracks
+
+    suites: dict[str, list[str]] = {}
+    for name in list_tracks():
+        if name.endswith("-gpu"):
+            suites.setdefault(load_track(name).general_suite.name, []).append(name)
+    return suites
 
 
-@pytest.mark.skipif(not all((SHARED / d).is_dir() for d in SEED004_DIRS),
-                    reason="the shared data directory lacks one of the seed004-general benchmarks")
-def test_seed004_suite_runs_offline_on_the_shared_data(cache_dir, tiny_model, tmp_path, monkeypatch):
-    """Every seed004-general task has local data here, so every one runs offline and is scored (HumanEval too,
-    with permission): generation tasks (IFEval, GSM8K 5-shot, HumanEval) as well as multiple choice."""
-    from harness.schemas import GeneralSuiteConfig
+GPU_SUITES = _gpu_track_suites()
+EXPECTED = {  # what runs offline on the shared data, in suite order; the rest must be reported unavailable
+    "seed004-general": ["ifeval", "gsm8k_5shot", "humaneval", "hellaswag", "arc_easy", "arc_challenge", "piqa", "mmlu"],
+    "seed000-general": ["arc_challenge", "bbh", "openbookqa", "piqa"],
+}
+SUITE_DIRS = {"seed004-general": ["ifeval", "gsm8k", "humaneval", "hellaswag", "arc_easy", "arc_challenge", "piqa", "mmlu"],
+              "seed000-general": ["arc_challenge", "bbh", "openbookqa", "piqa"]}
+
+
+def test_every_gpu_track_has_a_general_suite_this_file_runs():
+    assert sorted(GPU_SUITES) == sorted(EXPECTED)
+    assert sorted(GPU_SUITES["seed004-general"]) == ["qwen-esci-cot-gpu", "qwen-esci-nocot-gpu", "qwen-medcalc-gpu"]
+    assert GPU_SUITES["seed000-general"] == ["qwen-math-gpu"]
+
+
+@pytest.mark.parametrize("suite_name", sorted(EXPECTED))
+def test_gpu_track_suite_runs_offline_on_the_shared_data(suite_name, cache_dir, tiny_model, tmp_path, monkeypatch):
+    """The suite of the GPU tracks, as those tracks set it (limit lowered to 2 documents per task, 8 new tokens):
+    every task with local data runs offline and is scored (HumanEval too, with permission), generation tasks (IFEval,
+    GSM8K 5-shot, HumanEval, BBH chain of thought) as well as multiple choice; the others are reported unavailable."""
+    from harness.config import load_track
     from harness.lmeval import run_suite
 
+    if not all((SHARED / d).is_dir() for d in SUITE_DIRS[suite_name]):
+        pytest.skip(f"the shared data directory lacks one of the {suite_name} benchmarks")
     monkeypatch.setenv("HARNESS_DATA_DIR", str(SHARED))
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    track = load_track(GPU_SUITES[suite_name][0])
+    gs = track.general_suite.model_copy(update={"limit": 2, "batch_size": 8, "max_gen_toks": 8})
     model, tok = tiny_model
     out = tmp_path / "run"
-    gs = GeneralSuiteConfig(name="seed004-general", limit=2, batch_size=8, max_gen_toks=8)
     outcome = run_suite(model, tok, gs, out, allow_code_execution=True)
 
     names = [r.name for r in outcome.results]
-    assert names == ["ifeval", "gsm8k_5shot", "humaneval", "hellaswag", "arc_easy", "arc_challenge", "piqa", "mmlu"]
-    assert outcome.record["unavailable"] == []
-    assert outcome.record["code_execution"] == {"allowed": True, "executed": True}
+    assert names == EXPECTED[suite_name]
+    every = [t for t in outcome.record["tasks"]]
+    assert outcome.record["unavailable"] == [n for n in every if n not in names]
+    for n in outcome.record["unavailable"]:
+        assert outcome.record["tasks"][n]["status"] == "unavailable" and outcome.record["tasks"][n]["reason"]
+    assert outcome.record["lm_eval_model"] == "HFLM"
     for r in outcome.results:
         assert 0 <= r.metrics["score"] <= 100 and r.metrics["n"] >= 2, r.name
         assert (out / "samples" / f"lmeval-{r.name}.jsonl").is_file()
     by_name = {r.name: r.metrics for r in outcome.results}
-    assert by_name["ifeval"]["metric"] == "inst_level_strict_acc"
-    assert by_name["gsm8k_5shot"]["n_shot"] == 5
+    if suite_name == "seed004-general":
+        assert outcome.record["code_execution"] == {"allowed": True, "executed": True}
+        assert by_name["ifeval"]["metric"] == "inst_level_strict_acc"
+        assert by_name["gsm8k_5shot"]["n_shot"] == 5
+        assert {by_name[t]["metric"] for t in ("hellaswag", "arc_easy", "arc_challenge", "piqa", "mmlu")} == {"acc"}
+    else:
+        assert len(outcome.record["tasks"]) == 12 and by_name["bbh"]["n"] == 2 * 27  # 2 documents of each BBH task
