@@ -274,6 +274,12 @@ def main(argv: list[str] | None = None) -> dict:
     dtype = getattr(torch, args.dtype)
     if args.padding_free and args.attn != "flash_attention_2":
         sys.exit("--padding-free needs --attn flash_attention_2")
+    from harness.optional_packages import INSTALL, installed
+
+    for wanted, module in ((args.liger, "liger_kernel"), (args.attn == "flash_attention_2", "flash_attn"),
+                           (args.backend == "vllm", "vllm")):
+        if wanted and not installed(module):
+            sys.exit(f"{module} is not installed: {INSTALL[module]}")
     tok = bench_tokenizer(shape["vocab_size"])
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

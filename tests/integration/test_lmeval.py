@@ -196,8 +196,7 @@ def test_gpu_track_suite_runs_offline_on_the_shared_data(suite_name, cache_dir, 
 
     names = [r.name for r in outcome.results]
     assert names == EXPECTED[suite_name]
-    every = [t for t in outcome.record["tasks"]]
-    assert outcome.record["unavailable"] == [n for n in every if n not in names]
+    assert outcome.record["unavailable"] == [n for n in outcome.record["tasks"] if n not in names]
     for n in outcome.record["unavailable"]:
         assert outcome.record["tasks"][n]["status"] == "unavailable" and outcome.record["tasks"][n]["reason"]
     assert outcome.record["lm_eval_model"] == "HFLM"

@@ -8,6 +8,7 @@ harness's wiring around vLLM, not vLLM; bench/gpu.py and a GPU machine do the re
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import types
@@ -19,7 +20,7 @@ import torch
 
 from harness.config import load_track, track_version
 from harness.errors import ConfigError
-from harness.optional_packages import MissingPackage, missing_packages
+from harness.optional_packages import MissingPackage, installed, missing_packages
 from harness.schemas import EfficiencyConfig, EvalConfig
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -96,8 +97,8 @@ def test_padding_free_is_refused_for_token_losses(micro_track, micro_base, tmp_p
 
     model, tok = load_saved_model(micro_base[0])
     eff = EfficiencyConfig(attn_implementation="flash_attention_2", padding_free=True).model_dump()
-    ctx = _ctx({"efficiency": eff}, tmp_path, model, tok)
-    ctx = type(ctx)(**{**ctx.__dict__, "train_dataset": to_dataset(domain_train_examples(micro_track))})
+    ctx = dataclasses.replace(_ctx({"efficiency": eff}, tmp_path, model, tok),
+                              train_dataset=to_dataset(domain_train_examples(micro_track)))
     with pytest.raises(ValueError, match="padding_free"):
         get_method("talr").build_trainer(ctx, config_class("talr").parse({}))
 
@@ -147,8 +148,7 @@ def test_a_run_that_needs_a_missing_package_is_refused_before_any_work(micro_tra
     assert not (tmp_path / "runs").exists()
 
 
-@pytest.mark.skipif(sys.modules.get("vllm") is not None or __import__("importlib").util.find_spec("vllm") is not None,
-                    reason="vllm is installed here")
+@pytest.mark.skipif(installed("vllm"), reason="vllm is installed here")
 def test_cli_refuses_a_vllm_track_without_vllm_and_validate_says_so(tmp_path, capsys):
     from harness.cli import main
 
@@ -178,7 +178,7 @@ def test_validate_shows_each_gpu_track_suite(capsys):
         assert "efficiency: bf16=True, attn_implementation=sdpa" in out
 
 
-@pytest.mark.skipif(__import__("importlib").util.find_spec("vllm") is not None, reason="vllm is installed here")
+@pytest.mark.skipif(installed("vllm"), reason="vllm is installed here")
 def test_the_vllm_generator_says_what_to_install(micro_base):
     from harness.generation import open_generator
     from harness.models import load_saved_model
