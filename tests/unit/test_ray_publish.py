@@ -1,0 +1,34 @@
+"""Publishing a staged run (harness/ray_launcher.py): folders move into the runs directory whole, replacing an old
+one, the training folder of a multi-point run last. Needs no Ray."""
+
+from __future__ import annotations
+
+import json
+
+from harness.ray_launcher import publish
+
+
+def test_publish_moves_staged_run_folders_whole_and_replaces_old_ones(tmp_path):
+    stage, runs = tmp_path / "stage", tmp_path / "runs"
+    (stage / "t/sft/seed0/samples").mkdir(parents=True)
+    (stage / "t/sft/seed0/metrics.json").write_text(json.dumps({"status": "ok"}))
+    (stage / "t/sft/seed0/samples/a.jsonl").write_text("{}\n")
+    (stage / "t/w/seed0").mkdir(parents=True)  # a multi-point run: training folder with points.json ...
+    (stage / "t/w/seed0/points.json").write_text(json.dumps({"points": ["alpha=1"]}))
+    (stage / "t/w@alpha=1/seed0").mkdir(parents=True)  # ... and its point folder
+    (stage / "t/w@alpha=1/seed0/metrics.json").write_text("{}")
+    (runs / "t/sft/seed0").mkdir(parents=True)  # an interrupted older attempt: replaced, not merged
+    (runs / "t/sft/seed0/config.json").write_text("old")
+    published = publish(stage, runs)
+    rel = [p.relative_to(runs).as_posix() for p in published]
+    assert rel == ["t/sft/seed0", "t/w@alpha=1/seed0", "t/w/seed0"]  # the folder marking the run finished last
+    assert sorted(p.name for p in (runs / "t/sft/seed0").iterdir()) == ["metrics.json", "samples"]
+    assert not any(p.name.startswith(".") for p in (runs / "t/sft").iterdir())  # the old folder is deleted
+    assert not list(stage.rglob("metrics.json"))
+
+
+def test_a_staged_folder_without_a_record_is_not_published(tmp_path):
+    stage, runs = tmp_path / "stage", tmp_path / "runs"
+    (stage / "t/sft/seed0").mkdir(parents=True)
+    (stage / "t/sft/seed0/config.json").write_text("{}")  # a run killed before it ended
+    assert publish(stage, runs) == [] and not runs.exists()
