@@ -403,11 +403,29 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_processes(args: argparse.Namespace):
+    """Several processes (accelerate launch, torchrun) run one `harness run` together; anything else is refused
+    before any work, as is a launcher the harness does not support (harness/processes.py)."""
+    from harness.processes import UnsupportedLauncher, detect
+
+    procs = detect()
+    if procs.distributed and args.command != "run":
+        raise UnsupportedLauncher(f"`harness {args.command}` was started as one of {procs.world_size} processes "
+                                  f"({procs.launcher}); only `harness run` runs on several processes (a study runs many "
+                                  "runs itself: use --launcher ray)")
+    if procs.distributed and getattr(args, "launcher", "local") != "local":
+        raise UnsupportedLauncher("--launcher ray under a multi-process launcher: start `harness run --launcher ray` "
+                                  "as one process (each Ray task is one process)")
+    return procs
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.data_dir:
         os.environ["HARNESS_DATA_DIR"] = str(Path(args.data_dir).resolve())
     try:
+        if not _check_processes(args).is_main:  # another rank: it trains its shard; rank 0 prints and writes
+            console.quiet = err_console.quiet = True
         return args.fn(args)
     except ConfigErrors as e:
         for one in e.errors:  # user text is escaped: a name holding "[red]" or "[/]" is printed, not interpreted

@@ -9,9 +9,10 @@ entry's (harness/runs.py), its record marked with the trial.
 
 from __future__ import annotations
 
+import tempfile
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -26,6 +27,7 @@ from harness.evaluate import evaluate_task, summarize
 from harness.methods import TrainContext, config_class, get_method
 from harness.lmeval_format import write_run_output
 from harness.prepare import finish_training, prepare_training
+from harness.processes import Processes, detect, join_processes
 from harness.model_folders import check_recipe_runs
 from harness.models import load_base_model, resolve_base_model, template_fingerprint
 from harness.record import SCHEMA_VERSION, RunRecord
@@ -107,9 +109,18 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
     Every metrics.json is validated through harness.record.RunRecord before it is written.
     """
     console = console or Console(stderr=True)
-    reused = finished_records(req, console)
+    procs = detect()
+    reused = finished_records(req, console if procs.is_main else None)
     if reused is not None:
-        return reused
+        return reused if procs.is_main else []
+    if not procs.is_main:  # another rank of a multi-process run: it trains its shard; rank 0 writes and evaluates
+        with tempfile.TemporaryDirectory(prefix=f"harness-rank{procs.rank}-") as scratch:
+            _execute(replace(req, stage_dir=Path(scratch)), console, procs)
+        return []
+    return _execute(req, console, procs)
+
+
+def _execute(req: RunRequest, console: Console, procs: Processes) -> list[dict[str, Any]]:
     out = req.write_folder()
     method = get_method(req.submission.method)
     hp = resolve_hyperparameters(req.submission, req.track)
@@ -134,7 +145,9 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
     atomic_write_json(out / "provenance.json", provenance())
     base = _record_identity(req, hp)
     try:
-        ledger, timings, points, prep = _train(req, method, hp, out, console)
+        ledger, timings, points, prep = _train(req, method, hp, out, console, procs)
+        if not procs.is_main:
+            return []
         results = []
         for label, model, tokenizer in points:
             pdir = out if label is None else req.write_folder(label)
@@ -221,9 +234,13 @@ def _point_dirs(req: RunRequest, out: Path) -> list[Path]:
     return [out]
 
 
-def _train(req: RunRequest, method, hp, out: Path, console: Console):
+def _train(req: RunRequest, method, hp, out: Path, console: Console, procs: Processes):
     torch.manual_seed(req.seed)
-    model_dir = resolve_base_model(req.track, console)
+    if procs.distributed:  # rank 0 builds (tiny: pretrains) the base model into the cache, the others then load it
+        with join_processes(procs).main_process_first():
+            model_dir = resolve_base_model(req.track, console)
+    else:
+        model_dir = resolve_base_model(req.track, console)
     model, tokenizer = load_base_model(req.track, model_dir)
     template = template_fingerprint(tokenizer)
     atomic_write_json(out / "template.json", {**template, "chat_template": tokenizer.chat_template})
