@@ -39,6 +39,7 @@ from typing import Any
 
 from rich.console import Console
 
+from harness.errors import ConfigError
 from harness.models import resolve_base_model
 from harness.runner import RunRequest, execute_run, finished_records, write_failed_run
 from harness.runs import POINTS_FILE, atomic_write_json
@@ -100,6 +101,7 @@ def run_on_ray(requests: list[RunRequest], console: Console, *, address: str | N
         for track in {j.request.track.name: j.request.track for j in todo}.values():
             resolve_base_model(track, console)  # once, here (tiny: pretrained into the shared cache), not per task
         _connect(ray, address, num_cpus)
+        _check_fits(ray, todo, address)
         stage_root = Path(todo[0].request.runs_dir) / STAGING / uuid.uuid4().hex[:12]
         try:
             _run_jobs(ray, todo, stage_root, max_retries, console, jobs)
@@ -120,6 +122,24 @@ def _connect(ray, address: str | None, num_cpus: int | None) -> None:
                  object_store_memory=128 * 2**20)
 
 
+def _check_fits(ray, todo: list[_Job], address: str | None) -> None:
+    """On this machine's Ray, a run asking for more than the machine has would wait forever: refuse it now. (A
+    cluster may add nodes on demand, so there Ray's own scheduler decides.)"""
+    if address:
+        return
+    have = ray.cluster_resources()
+    for job in todo:
+        res = job.request.track.resources
+        if res is None:
+            continue
+        need = {"CPU": res.cpus, "GPU": res.gpus, "memory": (res.memory_gb or 0) * 2**30}
+        short = [f"{k} {v:g} (this machine's Ray has {have.get(k, 0):g})" for k, v in need.items() if v > have.get(k, 0)]
+        if short:
+            raise ConfigError(None, f"track {job.request.track.name}: resources",
+                              f"a run asks for {', '.join(short)}; lower the track's resources or join a cluster "
+                              "with --address")
+
+
 def _run_jobs(ray, todo: list[_Job], stage_root: Path, max_retries: int, console: Console, jobs: list[_Job]) -> None:
     env = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIXES)}
     if "PYTHONPATH" in os.environ:
@@ -137,10 +157,16 @@ def _run_jobs(ray, todo: list[_Job], stage_root: Path, max_retries: int, console
         sent = replace(req, overrides=None)  # a mappingproxy does not pickle; sent as a dict beside it
         overrides = dict(req.overrides) if req.overrides else None
         refs[task.options(**options).remote(sent, overrides, str(stage_root), env)] = job
-    _show(console, jobs, "submitted")
+    by_folder = {str(job.request.folder()): job for job in todo}
+    running = _running(stage_root, by_folder)
+    _show(console, jobs, running, "submitted")
     pending = list(refs)
     while pending:
-        ready, pending = ray.wait(pending, num_returns=1, timeout=None)
+        ready, pending = ray.wait(pending, num_returns=1, timeout=2.0)
+        now = _running(stage_root, by_folder)
+        if not ready and now != running:
+            _show(console, jobs, now, "started" if now > running else "running")
+        running = now
         for ref in ready:
             job = refs[ref]
             try:
@@ -152,15 +178,30 @@ def _run_jobs(ray, todo: list[_Job], stage_root: Path, max_retries: int, console
                 job.status, job.error, job.raised = "failed", _reason(ray, e), True
                 job.rows = _record_failure(job.request, stage_root, job.error, e)
             note = f": {job.error}" if job.error else ""
-            _show(console, jobs, f"{job.label} {job.status}{note}")
+            running = _running(stage_root, by_folder)
+            _show(console, jobs, running, f"{job.label} {job.status}{note}")
 
 
-def _show(console: Console, jobs: list[_Job], event: str) -> None:
+def _running(stage_root: Path, by_folder: dict[str, _Job]) -> int:
+    """Runs that a worker has started (its worker.json is in the staging folder) and that have not ended; a retried
+    run counts once."""
+    import json
+
+    started = set()
+    for f in stage_root.glob(f"*/{WORKER_FILE}"):
+        try:
+            started.add(json.loads(f.read_text())["run"])
+        except (OSError, ValueError, KeyError):
+            continue
+    return sum(1 for run in started if run in by_folder and by_folder[run].status == "queued")
+
+
+def _show(console: Console, jobs: list[_Job], running: int, event: str) -> None:
     done = sum(j.status == "done" for j in jobs)
     failed = sum(j.status == "failed" for j in jobs)
-    left = len(jobs) - done - failed
-    console.print(f"[{done}/{len(jobs)} done, {left} running or queued, {failed} failed] {event}", highlight=False,
-                  markup=False)
+    queued = len(jobs) - done - failed - running
+    console.print(f"[{done}/{len(jobs)} done, {running} running, {queued} queued, {failed} failed] {event}",
+                  highlight=False, markup=False)
 
 
 def _reason(ray, error: Exception) -> str:
@@ -217,6 +258,7 @@ def _run_task(req: RunRequest, overrides: dict | None, stage_root: str, env: dic
         publish(stage, Path(req.runs_dir))  # the failed record the runner wrote (if any) replaces the old folder
         raise
     publish(stage, Path(req.runs_dir))
+    shutil.rmtree(stage, ignore_errors=True)
     return rows
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -55,7 +56,8 @@ def test_ray_gives_the_local_launchers_metrics_and_never_redoes_a_run(ray_sessio
     assert main(["study", str(study), "--runs-dir", str(on_ray), "--out", str(tmp_path / "site2"),
                  "--launcher", "ray"]) == 0
     err = capsys.readouterr().err
-    assert "[4/4 done, 0 running or queued, 0 failed]" in err
+    assert "[4/4 done, 0 running, 0 queued, 0 failed]" in err
+    assert re.search(r"\[\d/4 done, [12] running, \d queued, 0 failed\]", err)  # workers seen running (2 CPUs)
     a, b = _metrics(local), _metrics(on_ray)
     assert sorted(a) == ["micro/sft-small/seed0", "micro/sft-small/seed1", "micro/sft/seed0", "micro/sft/seed1"]
     assert a == b  # scores, every task metric, the budget ledger: exactly the same
@@ -104,7 +106,7 @@ def test_a_killed_worker_is_retried_and_the_study_finishes(ray_session, tmp_path
                                        "--launcher", "ray", "--max-retries", "2"])
     assert killed, "no worker was seen running"
     assert code == 0
-    assert "[1/1 done, 0 running or queued, 0 failed]" in capsys.readouterr().err
+    assert "[1/1 done, 0 running, 0 queued, 0 failed]" in capsys.readouterr().err
     record = json.loads((runs / "micro" / "sft" / "seed0" / "metrics.json").read_text())
     assert record["status"] == "ok" and record["budget"]["used"]["gradient_tokens"] == 1500
     assert not (runs / ".staging").exists()
@@ -117,7 +119,7 @@ def test_a_worker_killed_with_no_retries_left_is_recorded_as_failed_whole(ray_se
                                        "--launcher", "ray", "--max-retries", "0"])
     assert killed and code == 1
     err = capsys.readouterr().err
-    assert "[0/1 done, 0 running or queued, 1 failed] sft seed 0 failed" in err
+    assert "[0/1 done, 0 running, 0 queued, 1 failed] sft seed 0 failed" in err
     folder = runs / "micro" / "sft" / "seed0"
     record = json.loads((folder / "metrics.json").read_text())
     assert record["status"] == "failed" and "WorkerCrashedError" in record["error"] and "retries" in record["error"]
@@ -126,3 +128,20 @@ def test_a_worker_killed_with_no_retries_left_is_recorded_as_failed_whole(ray_se
     # The next study redoes it.
     assert main(["study", str(study), "--runs-dir", str(runs), "--out", str(tmp_path / "site"), "--launcher", "ray"]) == 0
     assert json.loads((folder / "metrics.json").read_text())["status"] == "ok"
+
+
+def test_a_sweep_runs_its_trials_on_ray_and_a_run_too_big_for_the_machine_is_refused(ray_session, tmp_path, capsys):
+    sub = tmp_path / "sw.yaml"
+    sub.write_text("name: sw\nmethod: sft\nhyperparameters: {learning_rate: [1.0e-3, 3.0e-3]}\n")
+    runs = tmp_path / "runs"
+    track = FIXTURES / "micro-track.yaml"
+    assert main(["run", str(sub), "--track", str(track), "--runs-dir", str(runs), "--launcher", "ray"]) == 0
+    assert "[2/2 done, 0 running, 0 queued, 0 failed]" in capsys.readouterr().err
+    assert sorted(p.parent.parent.name for p in runs.glob("micro/sw/trial-*/seed0/metrics.json")) == [
+        "trial-learning_rate=0.001", "trial-learning_rate=0.003"]
+    big = tmp_path / "micro-big.yaml"  # the same track asking for more CPUs than the local Ray has
+    big.write_text(track.read_text() + "resources: {cpus: 64, memory_gb: 1}\n")
+    assert main(["run", str(sub), "--track", str(big), "--runs-dir", str(tmp_path / "big"), "--launcher", "ray"]) == 2
+    err = capsys.readouterr().err
+    assert "resources" in err and "CPU 64" in err and "--address" in err
+    assert not list((tmp_path / "big").rglob("metrics.json"))
