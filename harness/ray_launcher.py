@@ -89,7 +89,7 @@ def run_on_ray(requests: list[RunRequest], console: Console, *, address: str | N
     failed but, as with the local launcher, is the method's outcome, not counted here). Joins the cluster at
     `address`, else starts (or reuses) a local Ray."""
     ray = import_ray()
-    jobs = [_Job(req) for req in requests]
+    jobs = [_Job(replace(req, runs_dir=Path(req.runs_dir).resolve())) for req in requests]  # the same path everywhere
     for job in jobs:  # never redone: skipped before anything is submitted
         reused = finished_records(job.request)
         if reused is not None:
@@ -156,7 +156,7 @@ def _run_jobs(ray, todo: list[_Job], stage_root: Path, max_retries: int, console
             options["memory"] = int(res.memory_gb * 2**30)
         sent = replace(req, overrides=None)  # a mappingproxy does not pickle; sent as a dict beside it
         overrides = dict(req.overrides) if req.overrides else None
-        refs[task.options(**options).remote(sent, overrides, str(stage_root), env)] = job
+        refs[task.options(**options).remote(sent, overrides, str(stage_root), env, os.getcwd())] = job
     by_folder = {str(job.request.folder()): job for job in todo}
     running = _running(stage_root, by_folder)
     _show(console, jobs, running, "submitted")
@@ -242,9 +242,13 @@ def _record_failure(req: RunRequest, stage_root: Path, reason: str, error: Excep
 # ------------------------------------------------------------------------------------------- in the worker
 
 
-def _run_task(req: RunRequest, overrides: dict | None, stage_root: str, env: dict[str, str]) -> list[dict[str, Any]]:
-    """One run inside a Ray worker: stage it, then move its folders into the runs directory (also when it fails)."""
+def _run_task(req: RunRequest, overrides: dict | None, stage_root: str, env: dict[str, str],
+              cwd: str) -> list[dict[str, Any]]:
+    """One run inside a Ray worker: stage it, then move its folders into the runs directory (also when it fails).
+    Runs in the driver's working directory when this node has it (a shared checkout), so relative paths agree."""
     os.environ.update(env)
+    if Path(cwd).is_dir():
+        os.chdir(cwd)
     if overrides:
         req = replace(req, overrides=MappingProxyType(overrides))
     stage = Path(stage_root) / uuid.uuid4().hex[:12]
