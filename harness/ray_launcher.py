@@ -52,16 +52,19 @@ ENV_PREFIXES = ("HARNESS_", "HF_", "TRANSFORMERS_", "TOKENIZERS_")
 DEFAULT_MAX_RETRIES = 2
 
 
-class RayUnavailable(RuntimeError):
-    """`--launcher ray` without Ray installed."""
+class RayUnavailable(ConfigError):
+    """`--launcher ray` without Ray installed (exit 2, before any work)."""
+
+    def __init__(self) -> None:
+        super().__init__(None, "--launcher", "ray needs Ray: pip install -e \".[scale]\" (or pip install "
+                         "'ray>=2.40,<3'); --launcher local runs without it")
 
 
 def import_ray():
     try:
         import ray
     except ImportError:
-        raise RayUnavailable("--launcher ray needs Ray: pip install -e \".[scale]\" (or pip install 'ray>=2.40'); "
-                             "--launcher local runs without it") from None
+        raise RayUnavailable() from None
     return ray
 
 

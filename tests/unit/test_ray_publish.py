@@ -4,8 +4,13 @@ one, the training folder of a multi-point run last. Needs no Ray."""
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
+from harness.cli import main
 from harness.ray_launcher import publish
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def test_publish_moves_staged_run_folders_whole_and_replaces_old_ones(tmp_path):
@@ -32,3 +37,14 @@ def test_a_staged_folder_without_a_record_is_not_published(tmp_path):
     (stage / "t/sft/seed0").mkdir(parents=True)
     (stage / "t/sft/seed0/config.json").write_text("{}")  # a run killed before it ended
     assert publish(stage, runs) == [] and not runs.exists()
+
+
+def test_launcher_ray_without_ray_says_what_to_install_before_any_work(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails as if it were not installed
+    study = tmp_path / "study.yaml"
+    study.write_text(f"name: st\ntrack: {FIXTURES / 'micro-track.yaml'}\nsubmissions:\n  - {{name: s, method: sft}}\n")
+    assert main(["study", str(study), "--runs-dir", str(tmp_path / "runs"), "--launcher", "ray"]) == 2
+    assert 'pip install -e ".[scale]"' in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+    assert main(["study", str(study), "--runs-dir", str(tmp_path / "runs"), "--address", "auto"]) == 2
+    assert "--address joins a Ray cluster; it needs --launcher ray" in capsys.readouterr().err
