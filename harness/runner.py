@@ -110,7 +110,7 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
     """
     console = console or Console(stderr=True)
     procs = detect()
-    reused = finished_records(req, console if procs.is_main else None)
+    reused = finished_records(req, console if procs.is_main else None, adopt=procs.is_main)
     if reused is not None:
         return reused if procs.is_main else []
     if not procs.is_main:  # another rank of a multi-process run: it trains its shard; rank 0 writes and evaluates
@@ -174,11 +174,12 @@ def _execute(req: RunRequest, console: Console, procs: Processes) -> list[dict[s
     return results
 
 
-def finished_records(req: RunRequest, console: Console | None = None) -> list[dict[str, Any]] | None:
+def finished_records(req: RunRequest, console: Console | None = None, adopt: bool = True) -> list[dict[str, Any]] | None:
     """The metrics.json content of each point of a finished run (None when the run is to be done: unfinished, or
-    `force`). Refuses a folder that holds another entry's record; moves a legacy-named folder first."""
+    `force`). Refuses a folder that holds another entry's record; moves a legacy-named folder first (`adopt`: only
+    one process of a multi-process run moves it)."""
     out = req.folder()
-    if req.trial_label is None and adopt_legacy_run(req.runs_dir, req.track.name, req.submission.name, req.seed):
+    if adopt and req.trial_label is None and adopt_legacy_run(req.runs_dir, req.track.name, req.submission.name, req.seed):
         if console is not None:
             console.print(f"[dim]moved this run's folder from the old folder naming to {out}[/]")
     check_owner(out, req.track.name, req.submission.name, trial=req.trial_label)
