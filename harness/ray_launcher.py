@@ -149,6 +149,7 @@ def _run_jobs(ray, todo: list[_Job], stage_root: Path, max_retries: int, console
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     task = ray.remote(_run_task)
     refs = {}
+    submitted: dict[tuple[str, int], Any] = {}  # (plain submission, seed) -> its task, for runs that read it
     for job in todo:
         req = job.request
         res = req.track.resources
@@ -159,7 +160,14 @@ def _run_jobs(ray, todo: list[_Job], stage_root: Path, max_retries: int, console
             options["memory"] = int(res.memory_gb * 2**30)
         sent = replace(req, overrides=None)  # a mappingproxy does not pickle; sent as a dict beside it
         overrides = dict(req.overrides) if req.overrides else None
-        refs[task.options(**options).remote(sent, overrides, str(stage_root), env, os.getcwd())] = job
+        # A run whose SFT data comes from another run of this study (data: {submission: ...} or match.submission)
+        # starts after that run's task: its result is passed as an argument, so Ray holds the task until it is ready.
+        after = [submitted[(name, req.seed)] for name in sorted(reads_runs_of(req.submission))
+                 if (name, req.seed) in submitted]
+        ref = task.options(**options).remote(sent, overrides, str(stage_root), env, os.getcwd(), *after)
+        refs[ref] = job
+        if req.trial_label is None:
+            submitted[(req.submission.name, req.seed)] = ref
     by_folder = {str(job.request.folder()): job for job in todo}
     running = _running(stage_root, by_folder)
     _show(console, jobs, running, "submitted")
@@ -183,6 +191,16 @@ def _run_jobs(ray, todo: list[_Job], stage_root: Path, max_retries: int, console
             note = f": {job.error}" if job.error else ""
             running = _running(stage_root, by_folder)
             _show(console, jobs, running, f"{job.label} {job.status}{note}")
+
+
+def reads_runs_of(submission) -> set[str]:
+    """Submissions whose runs (same track and seed) this submission's data recipe reads: model sources named by
+    submission and `match.submission`."""
+    data = submission.data
+    names = {src.submission for src in data.sources() if src.submission is not None}
+    if data.match is not None and data.match.submission is not None:
+        names.add(data.match.submission)
+    return names
 
 
 def _running(stage_root: Path, by_folder: dict[str, _Job]) -> int:
@@ -246,9 +264,10 @@ def _record_failure(req: RunRequest, stage_root: Path, reason: str, error: Excep
 
 
 def _run_task(req: RunRequest, overrides: dict | None, stage_root: str, env: dict[str, str],
-              cwd: str) -> list[dict[str, Any]]:
+              cwd: str, *after: Any) -> list[dict[str, Any]]:
     """One run inside a Ray worker: stage it, then move its folders into the runs directory (also when it fails).
-    Runs in the driver's working directory when this node has it (a shared checkout), so relative paths agree."""
+    Runs in the driver's working directory when this node has it (a shared checkout), so relative paths agree.
+    `after`: the results of the runs it reads (Ray starts it once they are there)."""
     os.environ.update(env)
     if Path(cwd).is_dir():
         os.chdir(cwd)

@@ -1,5 +1,6 @@
-"""Publishing a staged run (harness/ray_launcher.py): folders move into the runs directory whole, replacing an old
-one, the training folder of a multi-point run last. Needs no Ray."""
+"""Parts of harness/ray_launcher.py that need no Ray: publishing a staged run (folders move into the runs directory
+whole, replacing an old one, the training folder of a multi-point run last), the runs a submission reads, and the
+errors before any work."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import sys
 from pathlib import Path
 
 from harness.cli import main
-from harness.ray_launcher import publish
+from harness.ray_launcher import publish, reads_runs_of
+from harness.study import load_study
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -48,3 +50,11 @@ def test_launcher_ray_without_ray_says_what_to_install_before_any_work(tmp_path,
     assert not (tmp_path / "runs").exists()
     assert main(["study", str(study), "--runs-dir", str(tmp_path / "runs"), "--address", "auto"]) == 2
     assert "--address joins a Ray cluster; it needs --launcher ray" in capsys.readouterr().err
+
+
+def test_runs_that_read_another_runs_results_wait_for_it():
+    _, _, trials = load_study(Path(__file__).resolve().parents[2] / "submissions/studies/rollout-matching.yaml")
+    reads = {t.name: reads_runs_of(t.submission) for t in trials}
+    assert reads["rm-grpo"] == set()
+    assert {name for name, r in reads.items() if r} == {"rm-sft-prompts", "rm-sft-correct", "rm-sft-total"}
+    assert all(r == {"rm-grpo"} for r in reads.values() if r)
