@@ -145,3 +145,15 @@ def test_a_sweep_runs_its_trials_on_ray_and_a_run_too_big_for_the_machine_is_ref
     err = capsys.readouterr().err
     assert "resources" in err and "CPU 64" in err and "--address" in err
     assert not list((tmp_path / "big").rglob("metrics.json"))
+
+
+def test_a_run_that_reads_another_runs_rollouts_starts_after_it(ray_session, tmp_path):
+    study = _study(tmp_path, "  - {name: g, method: grpo, hyperparameters: {num_generations: 4, per_device_train_batch_size: 8, "
+                   "max_steps: 2}}\n  - {name: m, method: sft, data: {recipe: self, match: {submission: g, by: prompts}, "
+                   "samples_per_prompt: 4}}\n", seeds="[0]")
+    runs = tmp_path / "runs"
+    assert main(["study", str(study), "--runs-dir", str(runs), "--out", str(tmp_path / "site"), "--launcher", "ray"]) == 0
+    g, m = runs / "micro/g/seed0", runs / "micro/m/seed0"
+    assert json.loads((m / "metrics.json").read_text())["status"] == "ok"
+    # m started (wrote its config) only once g had finished (its metrics.json is written last).
+    assert (m / "config.json").stat().st_mtime >= (g / "metrics.json").stat().st_mtime
