@@ -70,7 +70,7 @@ def import_ray():
 
 @dataclass
 class _Job:
-    """One run: its request, where the runs directory gets its folders, and its outcome."""
+    """One run of the study or sweep: its request and its outcome."""
 
     request: RunRequest
     rows: list[dict[str, Any]] | None = None
