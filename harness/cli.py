@@ -63,19 +63,33 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.optional_packages import require_packages
 
     require_packages(track)  # vLLM / Liger / flash-attn where the track asks for them, before torch is imported
-    from harness.runner import RunRequest, execute_run  # torch: only once the files are known to be good
+    from harness.runner import RunRequest  # torch: only once the files are known to be good
 
     seeds = args.seed if args.seed else [track.seeds[0]]
     _quiet_libraries()
-    rows = []
-    for trial in trials:  # several when the submission sweeps a hyperparameter: one entry, one run per trial
-        for seed in seeds:
-            req = RunRequest(trial.submission, track, seed, Path(args.runs_dir), args.force, save_model=args.save_model,
-                             allow_code_execution=args.allow_code_execution, trial=trial, report_to=args.report_to,
-                             overrides=MappingProxyType(overrides) if overrides else None)
-            rows += execute_run(req, err_console)
+    requests = [RunRequest(trial.submission, track, seed, Path(args.runs_dir), args.force, save_model=args.save_model,
+                           allow_code_execution=args.allow_code_execution, trial=trial, report_to=args.report_to,
+                           overrides=MappingProxyType(overrides) if overrides else None)
+                for trial in trials for seed in seeds]  # several trials when the submission sweeps: one entry
+    rows, failed = launch(args, requests)
     console.print(results_table(track.name, rows))
-    return 0
+    return 1 if failed else 0
+
+
+def launch(args: argparse.Namespace, requests: list) -> tuple[list[dict], int]:
+    """Run the requests with the chosen launcher: one after another here (local), or one Ray task each (ray).
+    Returns every run's rows and how many runs raised (the local launcher stops at the first instead)."""
+    if args.max_retries < 0:
+        raise ConfigError(None, "--max-retries", f"must be 0 or more, not {args.max_retries}")
+    if args.launcher == "ray":
+        from harness.ray_launcher import run_on_ray
+
+        return run_on_ray(requests, err_console, address=args.address, max_retries=args.max_retries)
+    if args.address:
+        raise ConfigError(None, "--address", "--address joins a Ray cluster; it needs --launcher ray")
+    from harness.runner import execute_run
+
+    return [row for req in requests for row in execute_run(req, err_console)], 0
 
 
 def cmd_study(args: argparse.Namespace) -> int:
@@ -86,20 +100,21 @@ def cmd_study(args: argparse.Namespace) -> int:
     from harness.optional_packages import require_packages
 
     require_packages(track)  # vLLM / Liger / flash-attn where the track asks for them, before torch is imported
-    from harness.runner import RunRequest, execute_run  # torch: only once the files are known to be good
+    from harness.runner import RunRequest  # torch: only once the files are known to be good
     seeds = study.seeds or track.seeds
     _quiet_libraries()
     err_console.print(f"[bold]study {study.name}[/]: {len(submissions)} submissions x {len(seeds)} seeds on {track.name}")
-    rows = []
-    for trial in submissions:
-        for seed in seeds:
-            req = RunRequest(trial.submission, track, seed, Path(args.runs_dir), args.force,
-                             curve_every=study.curve_every, trial=trial)
-            rows += execute_run(req, err_console)
+    requests = [RunRequest(trial.submission, track, seed, Path(args.runs_dir), args.force,
+                           curve_every=study.curve_every, trial=trial)
+                for trial in submissions for seed in seeds]
+    rows, failed = launch(args, requests)
     console.print(results_table(f"{track.name} / study {study.name}", rows))
     index = build_leaderboard(Path(args.runs_dir), Path(args.out))
     console.print(f"leaderboard: {index.resolve()}")
-    return 0
+    if failed:
+        err_console.print(f"{failed} runs failed; their error.json says why, and the next `harness study` redoes them",
+                          highlight=False, markup=False)
+    return 1 if failed else 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -322,6 +337,18 @@ class _SubParsers(argparse._SubParsersAction):
         return parser
 
 
+def _launcher_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--launcher", choices=("local", "ray"), default="local",
+                        help="local: runs one after another in this process; ray: each (submission or trial, seed) "
+                             "is a Ray task with the track's resources (needs the `scale` extra)")
+    parser.add_argument("--address", metavar="ADDR",
+                        help="with --launcher ray: join this Ray cluster (e.g. auto, or ray://HOST:10001); without it a "
+                             "local Ray starts on this machine. The runs directory must be shared with every node")
+    parser.add_argument("--max-retries", type=int, default=2, metavar="N",
+                        help="with --launcher ray: times a run is retried when its worker dies (default 2); then it "
+                             "is recorded as failed")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="harness", description=__doc__)
     p.add_argument("--debug", action="store_true", help="show the Python traceback of an unexpected error")
@@ -346,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--report-to", choices=REPORT_TO, default="none",
                    help="where TRL reports training logs (the budget ledger included); tensorboard writes under "
                         "<run dir>/trainer/runs/")
+    _launcher_options(r)
     r.set_defaults(fn=cmd_run)
 
     v = sub.add_parser("validate", help="check a submission (and track) without running it")
@@ -370,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--runs-dir", default=str(DEFAULT_RUNS_DIR))
     st.add_argument("--out", default="leaderboard")
     st.add_argument("--force", action="store_true")
+    _launcher_options(st)
     st.set_defaults(fn=cmd_study)
 
     lb = sub.add_parser("leaderboard", help="render the static leaderboard site from stored runs")
@@ -412,11 +441,29 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_processes(args: argparse.Namespace):
+    """Several processes (accelerate launch, torchrun) run one `harness run` together; anything else is refused
+    before any work, as is a launcher the harness does not support (harness/processes.py)."""
+    from harness.processes import UnsupportedLauncher, detect
+
+    procs = detect()
+    if procs.distributed and args.command != "run":
+        raise UnsupportedLauncher(f"`harness {args.command}` was started as one of {procs.world_size} processes "
+                                  f"({procs.launcher}); only `harness run` runs on several processes (a study runs many "
+                                  "runs itself: use --launcher ray)")
+    if procs.distributed and getattr(args, "launcher", "local") != "local":
+        raise UnsupportedLauncher("--launcher ray under a multi-process launcher: start `harness run --launcher ray` "
+                                  "as one process (each Ray task is one process)")
+    return procs
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.data_dir:
         os.environ["HARNESS_DATA_DIR"] = str(Path(args.data_dir).resolve())
     try:
+        if not _check_processes(args).is_main:  # another rank: it trains its shard; rank 0 prints and writes
+            console.quiet = err_console.quiet = True
         return args.fn(args)
     except ConfigErrors as e:
         for one in e.errors:  # user text is escaped: a name holding "[red]" or "[/]" is printed, not interpreted

@@ -52,10 +52,12 @@ def track_version(track: TrackConfig) -> str:
     """Hash of the resolved track and the versions of its tasks: runs under another version are not ranked.
 
     A validation set and a `selection` block count only when the track has them (a `validation: {none: ...}`
-    changes no item and no number), so a track without them keeps the hash it had before they existed."""
+    changes no item and no number), so a track without them keeps the hash it had before they existed. `resources`
+    (what a run asks a scheduler for) never counts."""
     unset = {"validation"} if not track.has_validation else set()
     unset |= {"selection"} if "selection" not in track.model_fields_set else set()
     unset |= {"efficiency"} if track.efficiency is None else set()  # tracks without the block keep their version
+    unset |= {"resources"}  # scheduling only (harness.schemas.tracks.ResourcesConfig): no run's numbers depend on it
     tasks = {ref.task: load_task_config(ref.task).model_dump() for ref in track.all_task_refs()}
     tasks[track.domain.train.task] = load_task_config(track.domain.train.task).model_dump()
     if track.general_suite is None:  # tracks without a suite keep the hash they had before suites existed

@@ -9,9 +9,10 @@ entry's (harness/runs.py), its record marked with the trial.
 
 from __future__ import annotations
 
+import tempfile
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -27,6 +28,7 @@ from harness.generation import Generator, open_generator
 from harness.methods import TrainContext, config_class, get_method
 from harness.lmeval_format import write_run_output
 from harness.prepare import finish_training, prepare_training
+from harness.processes import Processes, detect, join_processes
 from harness.model_folders import check_recipe_runs
 from harness.optional_packages import require_packages
 from harness.models import load_base_model, resolve_base_model, template_fingerprint
@@ -79,11 +81,21 @@ class RunRequest:
         return self.trial.label if self.trial is not None else None
 
     def folder(self, point: str | None = None) -> Path:
+        """Where the run's folder is (and, without `stage_dir`, where it is written)."""
         return run_dir(self.runs_dir, self.track.name, self.submission.name, self.seed, point, self.trial_label)
+
+    def write_folder(self, point: str | None = None) -> Path:
+        """Where the run's files are written: its folder, or the same path under `stage_dir`."""
+        root = self.runs_dir if self.stage_dir is None else self.stage_dir
+        return run_dir(root, self.track.name, self.submission.name, self.seed, point, self.trial_label)
     report_to: str = "none"
     """Where TRL reports training logs (`harness run --report-to`): none, tensorboard, trackio, wandb."""
     overrides: MappingProxyType | None = None
     """Hyperparameters set on the command line (`--set`), already applied to `submission`; recorded in config.json."""
+    stage_dir: Path | None = None
+    """Write the run's folders under this directory (same layout as the runs directory) instead of in place; the
+    caller moves them into `runs_dir` when the run ends (harness/ray_launcher.py: a run appears whole or not at
+    all). Finished runs, data recipes and legacy folders are still looked up in `runs_dir`."""
 
 
 def progress_bar(console: Console) -> Progress:
@@ -99,14 +111,20 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
     Every metrics.json is validated through harness.record.RunRecord before it is written.
     """
     console = console or Console(stderr=True)
-    out = req.folder()
-    if req.trial_label is None and adopt_legacy_run(req.runs_dir, req.track.name, req.submission.name, req.seed):
-        console.print(f"[dim]moved this run's folder from the old folder naming to {out}[/]")
-    check_owner(out, req.track.name, req.submission.name, trial=req.trial_label)
-    if not req.force and is_finished(out):
-        console.print(f"[dim]{out} is finished; reusing it (--force to redo)[/]")
-        return [read_record(d).to_json_dict() for d in _point_dirs(req, out)]
+    procs = detect()
+    reused = finished_records(req, console if procs.is_main else None, adopt=procs.is_main)
+    if reused is not None:
+        return reused if procs.is_main else []
     require_packages(req.track, req.backend)  # vLLM, Liger, flash-attn where the track asks for them: before any work
+    if not procs.is_main:  # another rank of a multi-process run: it trains its shard; rank 0 writes and evaluates
+        with tempfile.TemporaryDirectory(prefix=f"harness-rank{procs.rank}-") as scratch:
+            _execute(replace(req, stage_dir=Path(scratch)), console, procs)
+        return []
+    return _execute(req, console, procs)
+
+
+def _execute(req: RunRequest, console: Console, procs: Processes) -> list[dict[str, Any]]:
+    out = req.write_folder()
     method = get_method(req.submission.method)
     hp = resolve_hyperparameters(req.submission, req.track)
     check_recipe_runs(req.submission.data, req.runs_dir, req.track.name, req.seed)  # before any directory exists
@@ -129,7 +147,68 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
         config["overrides"] = dict(req.overrides)
     atomic_write_json(out / "config.json", config)
     atomic_write_json(out / "provenance.json", provenance())
-    base = {
+    base = _record_identity(req, hp)
+    try:
+        ledger, timings, points, prep = _train(req, method, hp, out, console, procs)
+        if not procs.is_main:
+            return []
+        results = []
+        for label, model, tokenizer in points:
+            pdir = out if label is None else req.write_folder(label)
+            if label is not None:
+                check_owner(req.folder(label), req.track.name, req.submission.name, label, req.trial_label)
+                pdir.mkdir(parents=True, exist_ok=True)
+                atomic_write_json(pdir / "config.json", {**config, "point": label, "trained_in": str(req.folder())})
+                atomic_write_json(pdir / "provenance.json", provenance())
+                write_ledger(pdir, ledger)
+            metrics = {**base, "point": label, **_evaluate(req, model, tokenizer, pdir, ledger, timings, console)}
+            metrics.update(prep.metrics(metrics, ledger["used"]["optimizer_steps"]))  # data_recipe, curve
+            record = RunRecord.model_validate(metrics)
+            write_run_output(pdir, record.to_json_dict(), req.track.eval.model_dump(), provenance())  # lm-eval's shape
+            write_record(pdir, record)
+            results.append(record.to_json_dict())
+    except Exception as e:  # recorded so the leaderboard lists it as failed; the run is redone next time
+        record = write_failed_run(req, out, f"{type(e).__name__}: {e}", traceback.format_exc(), repr(e))
+        if isinstance(e, TrainingDiverged):  # the method's outcome, not a harness fault: recorded, a study goes on
+            return [record.to_json_dict()]
+        raise
+    if points and points[0][0] is not None:
+        # One training run, several evaluated points: the training folder lists them (and so is finished).
+        write_points(out, [label for label, _, _ in points])
+    return results
+
+
+def finished_records(req: RunRequest, console: Console | None = None, adopt: bool = True) -> list[dict[str, Any]] | None:
+    """The metrics.json content of each point of a finished run (None when the run is to be done: unfinished, or
+    `force`). Refuses a folder that holds another entry's record; moves a legacy-named folder first (`adopt`: only
+    one process of a multi-process run moves it)."""
+    out = req.folder()
+    if adopt and req.trial_label is None and adopt_legacy_run(req.runs_dir, req.track.name, req.submission.name, req.seed):
+        if console is not None:
+            console.print(f"[dim]moved this run's folder from the old folder naming to {out}[/]")
+    check_owner(out, req.track.name, req.submission.name, trial=req.trial_label)
+    if req.force or not is_finished(out):
+        return None
+    if console is not None:
+        console.print(f"[dim]{out} is finished; reusing it (--force to redo)[/]")
+    return [read_record(d).to_json_dict() for d in _point_dirs(req, out)]
+
+
+def write_failed_run(req: RunRequest, out: Path, error: str, trace: str, detail: str | None = None) -> RunRecord:
+    """Record the run in `out` as failed with the reason (error.json and a failed metrics.json); the leaderboard
+    lists it as invalid and the next run of it redoes it."""
+    atomic_write_json(out / "error.json", {"error": detail or error, "traceback": trace})
+    hp = resolve_hyperparameters(req.submission, req.track)
+    failed = {"status": "failed", "error": error, "tasks": {}, "domain": None, "general": None, "budget": None}
+    record = RunRecord.model_validate({**_record_identity(req, hp), **failed})
+    write_record(out, record)
+    return record
+
+
+def _record_identity(req: RunRequest, hp) -> dict[str, Any]:
+    """The fields of metrics.json that say which run it is (before any score)."""
+    trial = req.trial.record_fields(req.track.selection.metric) if req.trial is not None else None
+    return {
         "schema": SCHEMA_VERSION,
         "track": req.track.name,
         "track_version": track_version(req.track),
@@ -141,36 +220,6 @@ def execute_run(req: RunRequest, console: Console | None = None) -> list[dict[st
         "point": None,
         **({"trial": trial} if trial is not None else {}),
     }
-    try:
-        ledger, timings, points, prep = _train(req, method, hp, out, console)
-        results = []
-        for label, model, tokenizer in points:
-            pdir = out if label is None else req.folder(label)
-            if label is not None:
-                check_owner(pdir, req.track.name, req.submission.name, label, req.trial_label)
-                pdir.mkdir(parents=True, exist_ok=True)
-                atomic_write_json(pdir / "config.json", {**config, "point": label, "trained_in": str(out)})
-                atomic_write_json(pdir / "provenance.json", provenance())
-                write_ledger(pdir, ledger)
-            metrics = {**base, "point": label, **_evaluate(req, model, tokenizer, pdir, ledger, timings, console)}
-            metrics.update(prep.metrics(metrics, ledger["used"]["optimizer_steps"]))  # data_recipe, curve
-            record = RunRecord.model_validate(metrics)
-            write_run_output(pdir, record.to_json_dict(), req.track.eval.model_dump(), provenance())  # lm-eval's shape
-            write_record(pdir, record)
-            results.append(record.to_json_dict())
-    except Exception as e:  # recorded so the leaderboard lists it as failed; the run is redone next time
-        atomic_write_json(out / "error.json", {"error": repr(e), "traceback": traceback.format_exc()})
-        failed = {"status": "failed", "error": f"{type(e).__name__}: {e}", "tasks": {}, "domain": None,
-                  "general": None, "budget": None}
-        record = RunRecord.model_validate({**base, **failed})
-        write_record(out, record)
-        if isinstance(e, TrainingDiverged):  # the method's outcome, not a harness fault: recorded, a study goes on
-            return [record.to_json_dict()]
-        raise
-    if points and points[0][0] is not None:
-        # One training run, several evaluated points: the training folder lists them (and so is finished).
-        write_points(out, [label for label, _, _ in points])
-    return results
 
 
 def resolve_efficiency(track: TrackConfig, backend: str | None = None) -> dict[str, Any]:
@@ -208,9 +257,13 @@ def _point_dirs(req: RunRequest, out: Path) -> list[Path]:
     return [out]
 
 
-def _train(req: RunRequest, method, hp, out: Path, console: Console):
+def _train(req: RunRequest, method, hp, out: Path, console: Console, procs: Processes):
     torch.manual_seed(req.seed)
-    model_dir = resolve_base_model(req.track, console)
+    if procs.distributed:  # rank 0 builds (tiny: pretrains) the base model into the cache, the others then load it
+        with join_processes(procs).main_process_first():
+            model_dir = resolve_base_model(req.track, console)
+    else:
+        model_dir = resolve_base_model(req.track, console)
     model, tokenizer = load_base_model(req.track, model_dir)
     template = template_fingerprint(tokenizer)
     atomic_write_json(out / "template.json", {**template, "chat_template": tokenizer.chat_template})

@@ -76,6 +76,7 @@ class _Queued:
     supervised: int
     processed: int
     skipped: bool = False
+    micro_batches: int = 1  # one per process that collated its share of the micro-batch
 
 
 class BudgetMeter:
@@ -97,6 +98,13 @@ class BudgetMeter:
         """FLOPs per processed token the current trainer's extra models spend on each micro-batch (2 x their
         parameters); the collator reserves them before deciding how much supervision fits."""
         self.exhausted: str | None = None  # a cap that left no room for the next micro-batch
+        # Several processes (accelerate launch, torchrun): counts are summed across them (`across_processes`).
+        self.rank = 0
+        self.gather: Callable[[list[int]], list[list[int]]] | None = None
+        """Per-process values of a list of counts, in rank order (every process calls it at the same point)."""
+        self.gather_objects: Callable[[list], list] | None = None
+        self._in_training = False  # inside a trainer's train(): forwards are each process's share, summed per step
+        self._pending_forwards: list[tuple[str, int, int]] = []
 
     # ------------------------------------------------------------------------------------ batches
 
@@ -120,6 +128,21 @@ class BudgetMeter:
         cap = token_cap(self.caps, self.ledger, reserved)
         return None if cap is None else cap - self.issued_tokens
 
+    def across_processes(self, accelerator) -> None:
+        """Sum every count across the processes of one run through the trainer's accelerator (torch.distributed:
+        all-gather), so every process holds the same global ledger and stops at the same step."""
+        from accelerate.utils import gather_object
+
+        if accelerator.num_processes <= 1:
+            return
+        self.rank = accelerator.process_index
+
+        def gather(values: list[int]) -> list[list[int]]:
+            local = torch.tensor([values], dtype=torch.int64, device=accelerator.device)
+            return accelerator.gather(local).tolist()
+
+        self.gather, self.gather_objects = gather, gather_object
+
     def _meter_batch(self, batch: dict) -> None:
         if "labels" not in batch and "completion_mask" in batch:  # DPO batches, GRPO/RLOO loss inputs
             targets, first = batch["completion_mask"], 0
@@ -127,24 +150,34 @@ class BudgetMeter:
         else:
             targets, first = batch["labels"], 1  # the first position is never predicted
             supervised = targets[:, 1:] != -100
-        room = self._room(self._processed_tokens(batch, supervised))
+        processed, before, world = self._processed_tokens(batch, supervised), 0, 1
+        if self.gather is not None:  # this micro-batch is every process's share together, in rank order
+            shares = self.gather([int(supervised.sum()), processed])
+            before, processed, world = sum(r[0] for r in shares[: self.rank]), sum(r[1] for r in shares), len(shares)
+        room = self._room(processed)
         if room is not None and (room < 0 or (self.batch_forward_rate and room <= 0)):
             # Not one supervised token fits (after this batch's extra forwards): run nothing, stop at the step's end.
             # (Without extra forwards a batch at exactly no room still runs, masked, as it always has.)
+            # The room is the global one, so every process decides alike.
             targets[:, first:][supervised] = -100 if first else 0
             batch[SKIP_KEY] = True
             self.exhausted = self.exhausted or token_cap_name(self.caps, self.issued_tokens + room)
             self._queue.append(_Queued(0, 0, skipped=True))
             return
-        if room is not None and int(supervised.sum()) > max(room, 0):
+        if room is not None:
+            room = max(max(room, 0) - before, 0)  # the processes before this one take theirs first
+        if room is not None and int(supervised.sum()) > room:
             # keep the first `room` supervised tokens (row-major), mask the rest
             flat = supervised.flatten()
-            keep = torch.cumsum(flat.long(), 0) <= max(room, 0)
+            keep = torch.cumsum(flat.long(), 0) <= room
             targets[:, first:][(flat & ~keep).view_as(supervised)] = -100 if first else 0
             supervised = targets[:, first:] != (-100 if first else 0)
-        n_sup = int(supervised.sum())
+        n_sup, processed = int(supervised.sum()), self._processed_tokens(batch, supervised)
+        if self.gather is not None:
+            shares = self.gather([n_sup, processed])
+            n_sup, processed = sum(r[0] for r in shares), sum(r[1] for r in shares)
         self.issued_tokens += n_sup
-        self._queue.append(_Queued(n_sup, self._processed_tokens(batch, supervised)))
+        self._queue.append(_Queued(n_sup, processed, micro_batches=world))
 
     @staticmethod
     def _processed_tokens(batch: dict, supervised: torch.Tensor) -> int:
@@ -163,7 +196,7 @@ class BudgetMeter:
             return
         self.ledger.gradient_tokens += q.supervised
         self.ledger.processed_tokens += q.processed
-        self.ledger.micro_batches += 1
+        self.ledger.micro_batches += q.micro_batches
 
     # ------------------------------------------------------------------------------------ generation
 
@@ -181,8 +214,22 @@ class BudgetMeter:
         rooms = self._generation_room(max_tokens_each, parameters)
         return min(rooms, key=rooms.get) if rooms else "none"
 
-    def charge_generation(self, rollouts: int, tokens: int, parameters: int | None = None) -> None:
+    def charge_generation(self, rollouts: int, tokens: int, parameters: int | None = None, *,
+                          shared: bool = False) -> None:
+        """`shared`: each process generated its own share (an RL trainer's batch), so the shares are summed; the
+        harness's sampler outside a trainer runs the same on every process and is charged once."""
+        if shared and self.gather is not None:
+            shares = self.gather([rollouts, tokens])
+            rollouts, tokens = sum(r[0] for r in shares), sum(r[1] for r in shares)
         self.ledger.charge_generation(rollouts, tokens, parameters)
+
+    def sync_forwards(self) -> None:
+        """Several processes: charge every process's forwards since the last call (each ran its own share)."""
+        if self.gather_objects is None:
+            return
+        pending, self._pending_forwards = self._pending_forwards, []
+        for role, tokens, parameters in self.gather_objects(pending):  # every process's list, concatenated
+            self.ledger.charge_forward(role, tokens, parameters)
 
     @contextmanager
     def sampling_allowed(self) -> Iterator[None]:
@@ -240,6 +287,9 @@ class BudgetMeter:
         role = self._role_override[-1] if self._role_override else role
         if role == POLICY and torch.is_grad_enabled():
             return  # the training forward: metered through its batch (6 x parameters x gradient tokens)
+        if self._in_training and self.gather_objects is not None:  # this process's share: summed at the step's end
+            self._pending_forwards.append((role, forward_tokens(args, kwargs), parameters))
+            return
         self.ledger.charge_forward(role, forward_tokens(args, kwargs), parameters)
 
     @contextmanager
@@ -350,6 +400,12 @@ class MeterCallback(TrainerCallback):
         if model is not None:
             n = sum(p.numel() for p in model.parameters() if p.requires_grad)
             self.meter.ledger.trainable_parameters = max(n, self.meter.ledger.trainable_parameters or 0)
+        self.meter._in_training = True
+        return control
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.meter.sync_forwards()
+        self.meter._in_training = False
         return control
 
     def on_substep_end(self, args, state, control, **kwargs):
@@ -363,6 +419,7 @@ class MeterCallback(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         self.meter.consume_micro_batch()
         self.meter.ledger.optimizer_steps += 1
+        self.meter.sync_forwards()  # several processes: their forwards of this step, before the caps are read
         reason = self.meter.cap_reached()
         if reason:
             self.meter.stopped_by = reason

@@ -12,7 +12,9 @@ so a TRL upgrade that moves one of these fails in tests, not silently in the met
 - `trainer._get_grad_norm(model, grad_norm=None)` returns the gradient norm before each optimizer
   step (transformers' Trainer); wrapped to stop on a non-finite norm before the step is applied.
 - Callbacks: `on_substep_end` after each accumulated micro-batch, `on_step_end` after each optimizer
-  step (its micro-batch consumed too).
+  step (its micro-batch consumed too), `on_train_begin` / `on_train_end` around training.
+- `trainer.accelerator` (`num_processes`, `process_index`, `device`, `gather`): with several processes
+  (accelerate launch, torchrun) the meter sums every count across them through it.
 - Extra models live on the trainer: `trainer.ref_model` (DPOTrainer, GRPO/RLOO with beta > 0, the
   harness's kl and iw-sft), reward models in `trainer.reward_funcs`; every model attribute of a
   trainer is registered with the meter under a role ("reference", "reward", or the attribute's name).
@@ -47,6 +49,7 @@ def attach_meter(trainer, meter: BudgetMeter) -> None:
     Trainers that generate their own rollouts (GRPO, RLOO: they have `reward_funcs`) are metered
     through their reward function and loss inputs instead (see `_meter_rollout_trainer`)."""
     meter.register_model(trainer.model, POLICY)
+    meter.across_processes(trainer.accelerator)  # several processes: one global ledger, summed every micro-batch
     extra = list(extra_models(trainer))
     for role, model in extra:
         meter.register_model(model, role)
@@ -139,8 +142,11 @@ def _meter_rollout_trainer(trainer, meter: BudgetMeter) -> None:
 
 def _charging_reward(func: Callable, meter: BudgetMeter) -> Callable:
     def charge(prompts, completions, completion_ids) -> None:
-        meter.charge_generation(len(completion_ids), sum(len(ids) for ids in completion_ids))
+        # Several processes: each generated its share of the batch; the shares are summed (and logged) on every one.
+        meter.charge_generation(len(completion_ids), sum(len(ids) for ids in completion_ids), shared=True)
         if meter.rollout_log is not None:
+            if meter.gather_objects is not None:
+                prompts, completions = meter.gather_objects(list(prompts)), meter.gather_objects(list(completions))
             meter.rollout_log.record_many(prompts, completions)
 
     if inspect.iscoroutinefunction(func):

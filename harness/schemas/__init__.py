@@ -27,6 +27,7 @@ from harness.schemas.tracks import (
     DomainTrainConfig,
     GeneralSuiteConfig,
     PretrainConfig,
+    ResourcesConfig,
     SelectionConfig,
     TinyModelConfig,
     TrackConfig,
@@ -37,7 +38,7 @@ from harness.schemas.tracks import (
 __all__ = [
     "TRACK_FIXED_FIELDS", "BaseModelConfig", "BudgetConfig", "DataMatchConfig", "DataRecipeConfig", "DataSource",
     "DataSourceConfig", "DataSourceKind", "DomainConfig", "DomainTrainConfig", "EfficiencyConfig", "EvalConfig", "GeneralSuiteConfig",
-    "LocalTaskHeader", "MatchBy", "PretrainConfig", "SamplingConfig", "SamplingSettings", "SelectionConfig", "Strict", "StudyConfig",
+    "LocalTaskHeader", "MatchBy", "PretrainConfig", "ResourcesConfig", "SamplingConfig", "SamplingSettings", "SelectionConfig", "Strict", "StudyConfig",
     "SubmissionConfig", "SuiteConfig", "SuiteTaskConfig", "TaskConfig", "TaskRef", "TinyModelConfig", "TrackConfig",
     "TrainingDefaults", "ValidationConfig", "task_ref",
 ]

@@ -163,6 +163,19 @@ class SelectionConfig(Strict):
     (harness/checkpoints.py); None (the default) scores the final weights."""
 
 
+class ResourcesConfig(Strict):
+    """What one run of the track needs from a scheduler (`harness study/run --launcher ray`): each (submission or
+    trial, seed) is one Ray task asking for these. Scheduling only: no number a run produces depends on it, so
+    the block never enters the track's version."""
+
+    cpus: float = Field(1.0, gt=0, le=1024)
+    """CPU cores per run (Ray's num_cpus; Ray also sets the run's OMP_NUM_THREADS, hence torch's threads, to it)."""
+    gpus: float = Field(0.0, ge=0, le=64)
+    """GPUs per run (Ray's num_gpus; a fraction shares one device between runs)."""
+    memory_gb: float | None = Field(None, gt=0, le=65536)
+    """Memory per run in GiB (Ray's `memory`, a scheduling reservation); None: no reservation."""
+
+
 class TrackConfig(Strict):
     """tasks/tracks/<name>.yaml: the fixed playing field every submission shares."""
 
@@ -185,6 +198,9 @@ class TrackConfig(Strict):
     efficiency: EfficiencyConfig | None = None
     """GPU speed settings (bf16, attention kernel, padding-free, Liger, gradient checkpointing) mapped onto TRL and
     transformers; None: the harness's defaults. Part of the track version only when set."""
+    resources: ResourcesConfig | None = None
+    """CPUs, GPUs and memory one run asks a Ray cluster for (`--launcher ray`); None: 1 CPU, no GPU. Not part of
+    the track's version."""
 
     _refs = field_validator("general", mode="before")(lambda v: [task_ref(x) for x in v])
 
