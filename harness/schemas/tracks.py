@@ -181,6 +181,9 @@ class TrackConfig(Strict):
     """The validation set selection uses; None: the track declares none (selection is refused on it)."""
     selection: SelectionConfig = SelectionConfig()
     """Sweep limits and the selection metric; a `selection:` block needs a validation set."""
+    overrides: dict[str, Any] | None = None
+    """Set by a study's `track_variants` (harness.study), never in a track file: the dotted fields changed from the
+    track file and their values. Part of the track's version when set."""
 
     _refs = field_validator("general", mode="before")(lambda v: [task_ref(x) for x in v])
 

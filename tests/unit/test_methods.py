@@ -24,7 +24,7 @@ HEAVY = ("torch", "transformers", "trl", "peft", "datasets", "lm_eval")
 
 def test_registry_lists_the_baseline_methods():
     assert {"base", "sft", "dft", "talr"} <= set(method_names())
-    assert len(method_names()) == 17
+    assert len(method_names()) == 18
     for lookup in (method_spec, config_class, get_method):
         with pytest.raises(KeyError, match="Did you mean 'talr'"):
             lookup("tlar")
