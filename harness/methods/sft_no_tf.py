@@ -53,6 +53,8 @@ class OwnPrefixCollator:
                         for ex in examples}
         self.last_batch: dict[str, Any] | None = None
         """The rebuilt batch with the model's completions (tests read it)."""
+        self.supervised: list[int] = []
+        """Supervised tokens of every rebuilt batch, in order."""
 
     def __call__(self, rows: list) -> dict:
         batch = self.collate(rows)
@@ -89,6 +91,7 @@ class OwnPrefixCollator:
             "attention_mask": torch.tensor([b[2] + [0] * (width - len(b[2])) for b in built]),
         }
         self.last_batch = {**out, "completions": completions, "gold_labels": golds}
+        self.supervised.append(int((out["labels"] != IGNORE).sum()))
         return out
 
 

@@ -145,6 +145,30 @@ def test_sft_without_teacher_forcing_trains_on_the_models_own_prefix(micro_kspar
     assert any(c and c[0] in "01" for c in batch["completions"])  # the base writes a chain (for another subset)
     # its generation is metered: 16 rollouts per batch (the data loader may collate one batch ahead; charged too)
     assert meter.ledger.rollouts in (16, 32) and meter.ledger.generated_tokens > 0
-    assert meter.ledger.gradient_tokens == int((batch["labels"] != -100).sum())  # the meter counts the rebuilt labels
+    assert meter.ledger.gradient_tokens == trainer.own_prefix.supervised[0]  # the meter counts the rebuilt labels
     assert tok.decode(batch["labels"][0][batch["labels"][0] != -100][:1]) in "01"
 
+
+
+def test_runner_stores_per_step_curves_and_the_run_page_draws_them(micro_ksparse, tmp_path):
+    from harness.config import track_version
+    from harness.render.plot import chain_curves_svg
+    from harness.render.site import build_site_from_runs
+    from harness.runner import RunRequest, execute_run
+    from harness.schemas import SubmissionConfig
+
+    track, _ = micro_ksparse
+    sub = SubmissionConfig(name="rl-step", method="reinforce", hyperparameters={
+        "per_device_train_batch_size": 16, "num_generations": 4, "max_completion_length": 8, "max_steps": 2,
+        "rewards": ["step", "outcome"], "logging_steps": 1})
+    (metrics,) = execute_run(RunRequest(sub, track, 0, tmp_path / "runs", curve_every=1))
+    assert [p["step"] for p in metrics["curve"]] == [0, 1, 2]
+    for point in metrics["curve"]:
+        assert len(point["chain"]["local"]) == len(point["chain"]["gold"]) == 3  # 2 chain steps and the answer
+    assert metrics["curve"][-1]["chain"] == metrics["tasks"]["ksparse-parity"]["chain_accuracy"]
+    assert "chain_accuracy" not in metrics["tasks"]["copy"]
+    assert isinstance(metrics["curve_summary"]["chain_lead"], float)
+    assert chain_curves_svg([{"step": 0, "score": 0, "mean_length": 1}]) is None
+    site = build_site_from_runs(tmp_path / "runs", tmp_path / "site", {track.name: track_version(track)}).parent
+    pages = [p.read_text() for p in site.rglob("*.html") if "rl-step" in p.read_text() and "chain-curve" in p.read_text()]
+    assert pages and "Per-step learning curves" in pages[0] and "<svg" in pages[0]
