@@ -172,7 +172,7 @@ def current_track_versions() -> dict[str, str]:
     from harness.catalog import STUDIES_DIR
     from harness.study import variant_track_versions
 
-    versions = current_track_versions()
+    versions = {name: track_version(load_track(name)) for name in list_tracks()}
     versions.update(variant_track_versions(sorted(STUDIES_DIR.glob("*.yaml"))))
     return versions
 
