@@ -93,22 +93,34 @@ def launch(args: argparse.Namespace, requests: list) -> tuple[list[dict], int]:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    from harness.study import load_study
+    from harness.study import load_study, study_tracks
 
     study, track, submissions = load_study(args.study)
-    check_for_track([t.submission for t in submissions], track, args.study)  # before any run directory exists
+    tracks = study_tracks(study, track, args.study)  # the track, or each of the study's track variants
+    if args.variant:
+        known = [v.name for v in study.track_variants or []]
+        unknown = [v for v in args.variant if v not in known]
+        if unknown:
+            raise ConfigError(args.study, "track_variants", f"no variant {unknown[0]!r} in the study; it has: "
+                              f"{', '.join(known) or 'none'}")
+        tracks = [t for t, v in zip(tracks, study.track_variants) if v.name in args.variant]
+    for t in tracks:
+        check_for_track([s.submission for s in submissions], t, args.study)  # before any run directory exists
     from harness.optional_packages import require_packages
 
-    require_packages(track)  # vLLM / Liger / flash-attn where the track asks for them, before torch is imported
+    for t in tracks:
+        require_packages(t)  # vLLM / Liger / flash-attn where the track asks for them, before torch is imported
     from harness.runner import RunRequest  # torch: only once the files are known to be good
     seeds = study.seeds or track.seeds
     _quiet_libraries()
-    err_console.print(f"[bold]study {study.name}[/]: {len(submissions)} submissions x {len(seeds)} seeds on {track.name}")
-    requests = [RunRequest(trial.submission, track, seed, Path(args.runs_dir), args.force,
+    on = track.name if len(tracks) == 1 else f"{len(tracks)} variants of {track.name}"
+    err_console.print(f"[bold]study {study.name}[/]: {len(submissions)} submissions x {len(seeds)} seeds on {on}")
+    requests = [RunRequest(trial.submission, t, seed, Path(args.runs_dir), args.force,
                            curve_every=study.curve_every, trial=trial)
-                for trial in submissions for seed in seeds]
+                for t in tracks for trial in submissions for seed in seeds]
     rows, failed = launch(args, requests)
-    console.print(results_table(f"{track.name} / study {study.name}", rows))
+    for t in tracks:
+        console.print(results_table(f"{t.name} / study {study.name}", [r for r in rows if r.get("track") == t.name]))
     index = build_leaderboard(Path(args.runs_dir), Path(args.out))
     console.print(f"leaderboard: {index.resolve()}")
     if failed:
@@ -203,8 +215,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def build_leaderboard(runs_dir: Path, out: Path) -> Path:
     from harness.render.site import build_site_from_runs
 
+    return build_site_from_runs(runs_dir, out, current_track_versions())
+
+
+def current_track_versions() -> dict[str, str]:
+    """Name -> version of every track the leaderboard ranks: the track files and the studies' track variants."""
+    from harness.catalog import STUDIES_DIR
+    from harness.study import variant_track_versions
+
     versions = {name: track_version(load_track(name)) for name in list_tracks()}
-    return build_site_from_runs(runs_dir, out, versions)
+    versions.update(variant_track_versions(sorted(STUDIES_DIR.glob("*.yaml"))))
+    return versions
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -268,7 +289,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from harness.render.hub import HubPushError, export_hub_dataset, push_hub_dataset
 
-    versions = {name: track_version(load_track(name)) for name in list_tracks()}
+    versions = current_track_versions()
     try:
         folder = export_hub_dataset(Path(args.runs_dir), Path(args.hf), versions)
     except (FileNotFoundError, RecordError) as e:
@@ -395,6 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     st = sub.add_parser("study", help="run every submission of a study file over its seeds, then score them")
     st.add_argument("study", help="path to a study YAML (submissions/studies/)")
+    st.add_argument("--variant", action="append", default=[],
+                    help="run only this track variant of the study (repeatable; default: all of them)")
     st.add_argument("--runs-dir", default=str(DEFAULT_RUNS_DIR))
     st.add_argument("--out", default="leaderboard")
     st.add_argument("--force", action="store_true")

@@ -40,6 +40,9 @@ def load_track(name_or_path: str | Path) -> TrackConfig:
         except ConfigError as e:
             raise ConfigError(path, "tasks", e.message) from None
     load_task_config(track.domain.train.task)
+    if track.overrides is not None:
+        raise with_lines(ConfigError(path, "overrides", "is set by a study's `track_variants` for its variants, never in "
+                                     "a track file; remove it"), path, lines)
     if "selection" in track.model_fields_set and not track.has_validation:
         raise with_lines(ConfigError(path, "selection", f"{track.no_validation_reason()}, so nothing can be selected on "
                                      "it; add `validation: {n: N}` or remove the `selection` block"), path, lines)
@@ -58,6 +61,7 @@ def track_version(track: TrackConfig) -> str:
     unset |= {"selection"} if "selection" not in track.model_fields_set else set()
     unset |= {"efficiency"} if track.efficiency is None else set()  # tracks without the block keep their version
     unset |= {"resources"}  # scheduling only (harness.schemas.tracks.ResourcesConfig): no run's numbers depend on it
+    unset |= {"overrides"} if track.overrides is None else set()  # a study's variant: what it changed counts
     tasks = {ref.task: load_task_config(ref.task).model_dump() for ref in track.all_task_refs()}
     tasks[track.domain.train.task] = load_task_config(track.domain.train.task).model_dump()
     if track.general_suite is None:  # tracks without a suite keep the hash they had before suites existed

@@ -2,7 +2,10 @@
 
 Metrics per task: avg@k (mean correctness over all samples), pass@k (unbiased estimator of
 Chen et al. 2021 with n = k samples), mean completion length, and the share of samples cut by the
-length limit. The headline score is 100 x avg@k.
+length limit. The headline score is 100 x avg@k. Tasks with a serial chain (ksparse) also get
+`chain_accuracy`: {"local": [...], "gold": [...]}, the percentage of samples whose chain position t is right
+given the model's own previous step (local) or equal to the gold step (gold), one value per chain step and a
+last one for the answer (harness.tasks.chains).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from harness.generation import Generator, generate_with
 from harness.schemas import EvalConfig
 from harness.tasks import Example, Task
+from harness.tasks.chains import has_serial_chain, step_accuracy
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -101,6 +105,8 @@ def evaluate_task(
         "task_version": task.config.version,
         "item_scores": item_scores,
     }
+    if items and all(has_serial_chain(ex) for ex in items):  # ksparse: accuracy of every chain position
+        metrics["chain_accuracy"] = step_accuracy([ex for ex, _ in flat], [comp.text for _, comp in flat])
     metrics.update(task.headline(samples, cfg.k) or {})
     return TaskEvaluation(task.name, role, metrics, samples)
 

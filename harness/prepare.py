@@ -16,7 +16,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from harness.budget import BudgetMeter
 from harness.checkpoints import CheckpointSelector
-from harness.curve import TrainingCurve
+from harness.curve import TrainingCurve, chain_lead
 from harness.data_recipes import RecipeContext, build_sft_data
 from harness.rollouts import RolloutLog
 from harness.sampler import MeteredSampler
@@ -51,6 +51,9 @@ class Preparation:
         if self.curve is not None:
             self.curve.add(steps, list((evaluated.get("tasks") or {}).values()))
             out["curve"] = self.curve.points
+            lead = chain_lead(self.curve.points)
+            if lead is not None:  # serial-chain tasks: one number for "all at once" vs "step by step"
+                out["curve_summary"] = {"chain_lead": lead}
         return out
 
 

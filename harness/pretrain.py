@@ -56,7 +56,11 @@ def recipe_key(track: TrackConfig) -> str:
 
 
 def base_model_dir(track: TrackConfig) -> Path:
-    return path_under(cache_root() / "base-models", f"{track.name}-{recipe_key(track)}")  # track names are user text
+    """The cache folder: the track's name and its recipe key. A study's track variant (TRACK.VARIANT) is cached under
+    its track's name, so a variant that changes nothing about pretraining reuses the track's base, and one that does
+    gets its own (its recipe key differs)."""
+    name = track.name.rsplit(".", 1)[0] if track.overrides is not None else track.name
+    return path_under(cache_root() / "base-models", f"{name}-{recipe_key(track)}")  # track names are user text
 
 
 def build_model(track: TrackConfig, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:

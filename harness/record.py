@@ -152,6 +152,9 @@ class CurvePoint(RecordModel):
     step: int
     score: Number
     mean_length: Number
+    chain: dict[str, list[Number]] | None = None
+    """Serial-chain domain tasks (ksparse): {"local": [...], "gold": [...]}, the accuracy (0-100) of each chain
+    position, the answer last (harness.tasks.chains)."""
 
 
 class CheckpointPoint(RecordModel):
@@ -265,6 +268,9 @@ class RunRecord(RecordModel):
     """Only on tracks with `selection.checkpoint_every`: the validation curve and the chosen checkpoint."""
     curve: list[CurvePoint] | None = None
     """Only with a study's curve_every: the domain score every N optimizer steps, closed by the final evaluation."""
+    curve_summary: dict[str, Number] | None = None
+    """Only with a curve over a serial-chain task: {"chain_lead": points by which the first chain step's accuracy runs
+    ahead of the last's, averaged over the curve (harness.curve.chain_lead)}."""
     baseline: bool = False
     """Marks a run as a baseline for `harness compare --baselines` besides the baseline submissions by name."""
     run_dir: str | None = Field(default=None, exclude=True)

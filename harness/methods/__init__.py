@@ -36,6 +36,8 @@ _BUILTIN = [
     MethodSpec("base", _C + "NoHyperparameters", "harness.methods.base_model:BaseMethod",
                "the track's base model, no training", trains=False),
     MethodSpec("sft", _C + "MethodConfig", "harness.methods.sft:SFTMethod", "completion-only NLL (TRL SFTTrainer)"),
+    MethodSpec("sft-no-tf", _C + "MethodConfig", "harness.methods.sft_no_tf:SFTNoTFMethod",
+               "SFT without teacher forcing: gold labels after the model's own greedy prefix (paper 001)"),
     MethodSpec("dft", _C + "MethodConfig", "harness.methods.dft:DFTMethod",
                "token NLL scaled by sg(p) (TRL loss_type='dft')"),
     # Token losses on one base trainer (harness.methods.token_loss): a function of the batch and the config each.

@@ -184,7 +184,12 @@ class RLConfig(MethodConfig):
     max_completion_length: int | None = Field(None, ge=1)
     """Token limit of a rollout; None: the track's eval max_new_tokens."""
     rewards: list[RewardName] = Field(default_factory=lambda: ["outcome"], min_length=1)
-    """Reward functions from harness.rewards, summed (weighted by reward_weights)."""
+    """Reward functions from harness.rewards, summed (weighted by reward_weights). Each names its granularity:
+    outcome, process and format are sequence rewards; step is paper 001's per-step process reward, given to each
+    chain step's own tokens (grpo and reinforce only)."""
+    step_credit: Literal["step", "return"] = "step"
+    """With a step reward: a step's tokens are credited with its own reward (step, paper 001's Eq. 6) or with the sum
+    of its own and every later step's reward (return, the per-token return)."""
     reward_weights: list[float] | None = None
     """One finite weight per reward, each in [-1e6, 1e6]."""
     mask_truncated_completions: bool = False
@@ -221,6 +226,15 @@ class GRPOMethodConfig(RLConfig):
 
 class RLOOMethodConfig(RLConfig):
     num_generations: int = Field(4, ge=2)
+
+    @field_validator("rewards")
+    @classmethod
+    def _sequence_rewards_only(cls, value: list[str]) -> list[str]:
+        if "step" in value:
+            raise ValueError("rloo takes sequence rewards only (outcome, process, format); for the step reward use "
+                             "grpo or reinforce")
+        return value
+
     beta: float = Field(0.0, ge=0, le=1000)
     """KL coefficient against the base model, in [0, 1000]."""
     epsilon: float = Field(0.2, gt=0, le=100)

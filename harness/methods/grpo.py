@@ -3,8 +3,10 @@
 Prompts are the track's domain training prompts (the prompt only, conversational, rendered by the
 model's chat template); rewards come from the task's own grader through `harness.rewards`
 (`rewards: [outcome]` by default; `process` rewards a fully correct chain of thought, `format` the
-answer shape). Generation happens inside TRL (transformers' generate, or TRL's colocated vLLM engine when the
-track's eval.backend is vllm); the harness meters it through the reward function either way and stops training
+answer shape, `step` each chain step on its own tokens: then the trainer is
+harness.methods.step_advantages.StepAdvantageGRPOTrainer, TRL's GRPOTrainer with token-level advantages).
+Generation happens inside TRL (transformers' generate, or TRL's colocated vLLM engine when the track's
+eval.backend is vllm); the harness meters it through the reward function either way and stops training
 before a generation batch could pass a cap (harness.budget.attach_meter).
 
 `per_device_train_batch_size` counts completions: 64 with num_generations 8 is 8 prompts per step.
@@ -19,7 +21,7 @@ from trl import GRPOConfig, GRPOTrainer
 from harness.methods.base import Method, TrainContext, training_args, uses_vllm
 from harness.methods.configs import RLConfig
 from harness.methods.self_sampled import require_task, track_max_new_tokens
-from harness.rewards import reward_funcs, rl_dataset
+from harness.rewards import GRANULARITY, reward_funcs, rl_dataset
 
 
 VLLM_COLOCATE = dict(use_vllm=True, vllm_mode="colocate")
@@ -61,10 +63,19 @@ class GRPOMethod(Method):
 
     def build_trainer(self, ctx: TrainContext, config: RLConfig):
         require_task(ctx, self.name)
-        return self.trainer_class(
+        trainer_class = self.trainer_class
+        if any(GRANULARITY[name] == "step" for name in config.rewards):
+            from harness.methods.step_advantages import StepAdvantageGRPOTrainer
+
+            if not issubclass(StepAdvantageGRPOTrainer, trainer_class):
+                raise ValueError(f"{self.name} takes sequence rewards only; step rewards need grpo or reinforce")
+            trainer_class = StepAdvantageGRPOTrainer
+        trainer = trainer_class(
             model=ctx.model,  # loaded from the base model's directory, so beta > 0 can reload the reference
             reward_funcs=reward_funcs(ctx.task, ctx.train_examples, config.rewards),
             args=self.rl_config(ctx, config),
             train_dataset=rl_dataset(ctx.train_examples),
             processing_class=ctx.tokenizer,
         )
+        trainer.credit = config.step_credit
+        return trainer

@@ -113,6 +113,32 @@ def mean_curve(curves: list[Curve]) -> Curve:
             for s in steps]
 
 
+def chain_curves_svg(curve: Curve) -> str | None:
+    """Per-step accuracy during training (curve points' "chain"), one line per chain position, the answer last:
+    left the local accuracy (a step right given the model's own previous step), right the gold accuracy. Lines
+    that rise together show a chain learned all at once; lines that rise one after another, step by step."""
+    points = [p for p in curve if p.get("chain")]
+    if not points:
+        return None
+    width = len(points[0]["chain"]["local"])
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(8.6, 3.4))
+        axes = fig.subplots(1, 2)
+        for ax, kind, label in zip(axes, ("local", "gold"), ("step accuracy given own previous step (%)",
+                                                              "step accuracy against the gold chain (%)")):
+            ax.set_xlabel("optimizer step")
+            ax.set_ylabel(label)
+            ax.set_ylim(-2, 102)
+            ax.grid(True, color="#dddddd", linewidth=0.6)
+            for i in range(width):
+                name = "answer" if i == width - 1 else f"step {i + 1}"
+                ax.plot([p["step"] for p in points], [p["chain"][kind][i] for p in points],
+                        linestyle=LINESTYLES[i % len(LINESTYLES)], marker=MARKERS[i % len(MARKERS)], markersize=3,
+                        linewidth=1.2, label=name)
+        axes[0].legend(loc="best", fontsize=7, frameon=False)
+        return _svg(fig)
+
+
 def curves_svg(series: list[tuple[str, Curve]]) -> str:
     """Domain score and mean response length against optimizer steps, one line per (label, curve).
 

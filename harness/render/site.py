@@ -256,6 +256,7 @@ def _write_run(writer: _Writer, track: TrackTable, row: Row, run: RunSummary, re
                 run=run, record=record, budget=record.budget or Budget(), files=files, samples=samples,
                 track_href=track_page(track.track),
                 curve=plot.curves_svg([("this run", curve)]) if curve else None,
+                chain_curve=plot.chain_curves_svg(curve) if curve else None,
                 checkpoints=_checkpoint_curve(record))
 
 

@@ -9,7 +9,7 @@ from harness.schemas.base import Strict
 from harness.schemas.budget import BudgetConfig
 from harness.schemas.efficiency import EfficiencyConfig
 from harness.schemas.eval import EvalConfig, SamplingConfig, SamplingSettings
-from harness.schemas.studies import StudyConfig
+from harness.schemas.studies import StudyConfig, TrackVariant
 from harness.schemas.submissions import (
     TRACK_FIXED_FIELDS,
     DataMatchConfig,
@@ -38,7 +38,7 @@ from harness.schemas.tracks import (
 __all__ = [
     "TRACK_FIXED_FIELDS", "BaseModelConfig", "BudgetConfig", "DataMatchConfig", "DataRecipeConfig", "DataSource",
     "DataSourceConfig", "DataSourceKind", "DomainConfig", "DomainTrainConfig", "EfficiencyConfig", "EvalConfig", "GeneralSuiteConfig",
-    "LocalTaskHeader", "MatchBy", "PretrainConfig", "ResourcesConfig", "SamplingConfig", "SamplingSettings", "SelectionConfig", "Strict", "StudyConfig",
+    "LocalTaskHeader", "MatchBy", "PretrainConfig", "ResourcesConfig", "SamplingConfig", "SamplingSettings", "SelectionConfig", "Strict", "StudyConfig", "TrackVariant",
     "SubmissionConfig", "SuiteConfig", "SuiteTaskConfig", "TaskConfig", "TaskRef", "TinyModelConfig", "TrackConfig",
     "TrainingDefaults", "ValidationConfig", "task_ref",
 ]

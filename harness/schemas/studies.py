@@ -13,6 +13,18 @@ from harness.schemas.base import Strict
 from harness.schemas.names import Name
 
 
+class TrackVariant(Strict):
+    """One variant of a study's track: the track with some of its fields set otherwise (harness.study)."""
+
+    name: Name
+    """Appended to the track's name (`TRACK.NAME`): the variant's runs folder, cached base model and leaderboard
+    track; the whole name must follow NAME_RULE."""
+    set: dict[str, Any] = Field(min_length=1)
+    """Dotted paths into the track file -> new values, e.g. `base_model.pretrain.steps: 500` or
+    `domain.train.params.cot_prob: 0.1` (list items by index: `domain.tasks.0.params.d`). Every path must name a
+    field the track already has."""
+
+
 class StudyConfig(Strict):
     """A study file."""
 
@@ -25,3 +37,7 @@ class StudyConfig(Strict):
     curve_every: int | None = Field(None, ge=1)
     """Evaluate the domain tasks every N optimizer steps and keep the curve in the run."""
     submissions: list[str | dict[str, Any]]
+    track_variants: list[TrackVariant] | None = Field(None, min_length=1)
+    """Run every submission on each variant of the track instead of the track itself (e.g. a sweep of the long-chain
+    share epsilon and of the pretraining steps). Each variant is a track of its own: its own base model (the
+    pretraining recipe's cache key changes with it), runs folder and version; its `overrides` record what changed."""

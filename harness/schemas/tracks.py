@@ -201,6 +201,9 @@ class TrackConfig(Strict):
     resources: ResourcesConfig | None = None
     """CPUs, GPUs and memory one run asks a Ray cluster for (`--launcher ray`); None: 1 CPU, no GPU. Not part of
     the track's version."""
+    overrides: dict[str, Any] | None = None
+    """Set by a study's `track_variants` (harness.study), never in a track file: the dotted fields changed from the
+    track file and their values. Part of the track's version when set."""
 
     _refs = field_validator("general", mode="before")(lambda v: [task_ref(x) for x in v])
 

@@ -15,6 +15,7 @@ import random
 from collections.abc import Callable
 
 from harness.registry import Registry
+from harness.tasks.chains import PHI
 from harness.tasks.types import MATH_SUFFIX, Example
 
 
@@ -45,34 +46,49 @@ def parity(rng: random.Random, *, n_bits: int = 16, cot_prob: float = 0.05) -> E
     return Example(f"parity {bits}", _with_cot(rng, cot_prob, cot, answer), answer, tuple(running))
 
 
-_PHI = {
-    "parity": lambda a, b: a ^ b,
-    "and": lambda a, b: a & b,
-    "or": lambda a, b: a | b,
-}
-
-
 @GENERATORS.register("ksparse")
 def ksparse(
-    rng: random.Random, *, d: int = 12, k: int = 6, phi: str = "parity", subset_seed: int = 0, cot_prob: float = 1.0
+    rng: random.Random, *, d: int = 12, k: int = 6, phi: str = "parity", subset_seed: int = 0, cot_prob: float = 1.0,
+    balance: bool = False,
 ) -> Example:
     """A k-sparse Boolean function over d bits with a fixed secret subset B (chosen by subset_seed).
 
-    The chain is y1 = phi(x_i1, x_i2), y_j = phi(y_{j-1}, x_i(j+1)), and the answer is y_{k-1}.
+    The chain is the serial decomposition of paper 001 (Sec. 2.1, App. H): y1 = phi(x_i1, x_i2),
+    y_j = phi(y_{j-1}, x_i(j+1)), and the answer is y_{k-1}. `balance` (for and/or, whose answer is
+    otherwise 1 - 2^-k one way): with probability 1/2 every relevant bit is set to the value that decides
+    the function (1 for and, 0 for or); otherwise the relevant bits are redrawn uniformly until they do not
+    all hold it. The answer is then 50/50 and the irrelevant bits stay uniform. The example's `meta` holds
+    the chain rule (phi and the relevant bits in order) for per-step rewards (harness.tasks.chains).
     """
-    if phi not in _PHI:
-        raise ValueError(f"phi must be one of {sorted(_PHI)}, got {phi!r}")
+    if phi not in PHI:
+        raise ValueError(f"phi must be one of {sorted(PHI)}, got {phi!r}")
     if not 2 <= k <= d:
         raise ValueError(f"need 2 <= k <= d, got k={k}, d={d}")
     subset = sorted(random.Random(subset_seed).sample(range(d), k))
     bits = _bits(rng, d)
+    if balance and phi != "parity":
+        bits = _balanced(rng, bits, subset, "1" if phi == "and" else "0")
     xs = [int(bits[i]) for i in subset]
-    ys = [_PHI[phi](xs[0], xs[1])]
+    ys = [PHI[phi](xs[0], xs[1])]
     for x in xs[2:]:
-        ys.append(_PHI[phi](ys[-1], x))
+        ys.append(PHI[phi](ys[-1], x))
     chain = tuple(str(y) for y in ys)
     answer = chain[-1]
-    return Example(f"k{phi} {bits}", _with_cot(rng, cot_prob, "".join(chain), answer), answer, chain)
+    meta = {"chain_rule": "serial", "phi": phi, "relevant_bits": "".join(map(str, xs))}
+    return Example(f"k{phi} {bits}", _with_cot(rng, cot_prob, "".join(chain), answer), answer, chain, meta)
+
+
+def _balanced(rng: random.Random, bits: str, subset: list[int], deciding: str) -> str:
+    """`bits` with the relevant positions all `deciding` (probability 1/2) or redrawn until not all `deciding`."""
+    out = list(bits)
+    if rng.random() < 0.5:
+        for i in subset:
+            out[i] = deciding
+    else:
+        while all(out[i] == deciding for i in subset):
+            for i in subset:
+                out[i] = rng.choice("01")
+    return "".join(out)
 
 
 def _rev(n: int) -> str:

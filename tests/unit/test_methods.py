@@ -24,7 +24,7 @@ HEAVY = ("torch", "transformers", "trl", "peft", "datasets", "lm_eval")
 
 def test_registry_lists_the_baseline_methods():
     assert {"base", "sft", "dft", "talr"} <= set(method_names())
-    assert len(method_names()) == 17
+    assert len(method_names()) == 18
     for lookup in (method_spec, config_class, get_method):
         with pytest.raises(KeyError, match="Did you mean 'talr'"):
             lookup("tlar")
@@ -73,8 +73,16 @@ def test_bad_hyperparameters_name_the_field_and_the_file():
 def test_one_step_changes_parameters(name, micro_track, micro_base, tmp_path):
     model, tok = load_saved_model(micro_base[0])
     before = {k: v.detach().clone() for k, v in model.named_parameters()}
-    ctx = TrainContext(
-        model=model, tokenizer=tok, train_dataset=to_dataset(domain_train_examples(micro_track)),
+    from harness.budget import BudgetMeter, count_parameters
+    from harness.sampler import MeteredSampler
+    from harness.schemas import BudgetConfig
+    from harness.track_data import domain_train_task
+
+    examples = domain_train_examples(micro_track)
+    sampler = MeteredSampler(BudgetMeter(BudgetConfig(), count_parameters(model)), tok, max_new_tokens=12)
+    ctx = TrainContext(  # the sampler and task: sft-no-tf samples its own prefixes
+        model=model, tokenizer=tok, train_dataset=to_dataset(examples), sampler=sampler,
+        task=domain_train_task(micro_track), train_examples=tuple(examples),
         output_dir=tmp_path, seed=0, track=MappingProxyType({}), max_length=micro_track.training.max_length,
     )
     config = config_class(name).parse({"max_steps": 1, "learning_rate": 1e-2, "warmup_steps": 0})

@@ -135,7 +135,8 @@ def test_study_with_a_missing_submission_file_names_it(tmp_path):
         load_study(study)
 
 
-@pytest.mark.parametrize("name", ["forgetting", "parity-rl", "rollout-matching"])
+@pytest.mark.parametrize("name", ["forgetting", "parity-rl", "rollout-matching", "ksparse-rl", "ksparse-rl-and",
+                                  "parity-epsilon"])
 def test_shipped_studies_load(name):
     """The studies the README and the issues point to parse, name real tracks and start from the base entry."""
     study, track, subs = load_study(Path(__file__).resolve().parents[2] / "submissions" / "studies" / f"{name}.yaml")
