@@ -237,14 +237,18 @@ def test_the_site_has_a_reproductions_page_linked_from_every_page(tmp_path):
     from harness.render.site import build_site
 
     recs = [record("base", items(30), items(190)), record("sft", items(190), items(20))]
+    evil = claim({"metric": "general", "entry": "sft", "minus": "base"}, "< 0", id="forgets")
+    evil = evil.model_copy(update={"statement": "=cmd|' /C calc'!A0 <script>alert(1)</script>"})
     decided = study_claims("s", "submissions/studies/s.yaml", "t", [
-        claim({"metric": "general", "entry": "sft", "minus": "base"}, "< 0", id="forgets"),
+        evil,
         claim({"metric": "general", "entry": "talr", "minus": "sft"}, id="talr")], [0], ["base", "sft", "talr"],
         recs, {"t": "v1"})
     assert decided.n_runs == 2 and decided.run_seconds == pytest.approx(24.0)
     build_site(recs, tmp_path, {"t": "v1"}, generated_at="x", reproductions=[decided])
     page = (tmp_path / "reproductions.html").read_text()
     assert "reproduced" in page and "not run" in page and "Run: harness study submissions/studies/s.yaml" in page
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)" in page  # claim text is escaped
+    assert "'=cmd" in (tmp_path / "reproductions.csv").read_text()  # and cannot start a spreadsheet formula
     for paper in ("000", "001", "002", "003"):
         assert f"<td class=\"text\" data-sort=\"{paper}\">{paper}" in page  # every paper has a row
     rows = json.loads((tmp_path / "reproductions.json").read_text())["rows"]
