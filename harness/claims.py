@@ -218,7 +218,7 @@ class StudyClaims:
     n_runs: int
     """Valid runs of the study's entries and seeds found in the runs directory."""
     run_seconds: float | None
-    """Sum of those runs' wall times (training, evaluation and everything else the runner timed), None without runs."""
+    """Those runs' wall times summed (training once per training run, evaluation per point), None without runs."""
 
     @property
     def command(self) -> str:
