@@ -1,4 +1,5 @@
-"""The `harness` command line: run, validate, demo, pretrain, leaderboard, compare, study, ls, schema, export.
+"""The `harness` command line: run, validate, demo, pretrain, leaderboard, compare, study, reproductions, ls, schema,
+export.
 
 Config mistakes exit with status 2 and one line per problem (file, field, fix), no traceback. Any other failure
 exits with status 1 and one line naming it (a failed run's traceback is in its error.json); `--debug` shows the
@@ -121,7 +122,14 @@ def cmd_study(args: argparse.Namespace) -> int:
     rows, failed = launch(args, requests)
     for t in tracks:
         console.print(results_table(f"{t.name} / study {study.name}", [r for r in rows if r.get("track") == t.name]))
-    index = build_leaderboard(Path(args.runs_dir), Path(args.out))
+    if study.claims:
+        from harness.render.load import load_records
+        from harness.study import decide_claims, store_claims
+
+        decided = decide_claims(args.study, load_records(Path(args.runs_dir)), current_track_versions())
+        console.print(claims_table(decided))
+        console.print(f"claims: {store_claims(Path(args.runs_dir), decided).resolve()}")
+    index = build_leaderboard(Path(args.runs_dir), Path(args.out), also=[args.study])
     console.print(f"leaderboard: {index.resolve()}")
     if failed:
         err_console.print(f"{failed} runs failed; their error.json says why, and the next `harness study` redoes them",
@@ -129,7 +137,36 @@ def cmd_study(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def claims_table(decided) -> Table:
+    """A study's claims and their verdicts (harness.claims.StudyClaims), readable at 80 columns."""
+    from rich.text import Text
+
+    from harness.claims import NOT_RUN
+
+    colours = {"reproduced": "green", "contradicted": "red", "inconclusive": "yellow", NOT_RUN: "dim"}
+    table = Table(title=Text(f"study {decided.study}: claims"), title_justify="left")
+    table.add_column("claim", overflow="fold")
+    table.add_column("paper", no_wrap=True)
+    table.add_column("rule", overflow="fold")
+    table.add_column("measured [95% CI]", overflow="fold")
+    table.add_column("verdict", no_wrap=True)
+    for r in decided.results:
+        ratio = r.claim.quantity.kind == "ratio"
+        if r.estimate is None:
+            measured = "; ".join(r.notes) + (f" (run: {decided.command})" if r.verdict == NOT_RUN else "")
+        else:
+            f = "{:.3f}" if ratio else "{:+.1f}"
+            measured = f"{f.format(r.estimate.value)} [{f.format(r.estimate.low)}, {f.format(r.estimate.high)}]"
+        table.add_row(Text(r.claim.id), r.claim.paper, Text(f"{r.quantity} {r.claim.claimed}"), Text(measured),
+                      Text(r.verdict, style=colours.get(r.verdict, "")))
+    return table
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
+    from harness.study import is_study_file
+
+    if is_study_file(args.submission):
+        return _validate_study(args)
     from harness.submissions import parse_overrides
 
     overrides = parse_overrides(args.set or [])
@@ -174,6 +211,22 @@ def track_setup_lines(track) -> list[str]:
     return lines
 
 
+def _validate_study(args: argparse.Namespace) -> int:
+    """A study file: its submissions against its track, and its claims against its entries."""
+    from harness.study import load_study
+
+    if args.track or args.set:
+        raise ConfigError(args.submission, None, "is a study (it has `submissions:`): its track is the study's "
+                          "`track:` and overrides belong in its submissions; drop --track and --set")
+    study, track, trials = load_study(args.submission)
+    check_for_track([t.submission for t in trials], track, args.submission)
+    entries = len({t.name for t in trials})
+    claims = f", {len(study.claims)} claims" if study.claims else ""
+    console.print(f"[green]ok[/] {escape(args.submission)}: study {study.name!r}, {entries} entries on track "
+                  f"{track.name}{claims}")
+    return 0
+
+
 def cmd_pretrain(args: argparse.Namespace) -> int:
     import json
 
@@ -212,10 +265,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_leaderboard(runs_dir: Path, out: Path) -> Path:
+def build_leaderboard(runs_dir: Path, out: Path, also: list[str] | None = None) -> Path:
+    """The site from the runs, its Reproductions page from every study with claims (submissions/studies/ and `also`)."""
     from harness.render.site import build_site_from_runs
+    from harness.study import repository_reproductions
 
-    return build_site_from_runs(runs_dir, out, current_track_versions())
+    versions = current_track_versions()
+    if not Path(runs_dir).is_dir():  # the site's own error says what to do
+        return build_site_from_runs(runs_dir, out, versions)
+    studies, errors = repository_reproductions(runs_dir, versions, also=also or [])
+    for error in errors:
+        err_console.print(f"note: study left off the Reproductions page: {error}", highlight=False, markup=False)
+    return build_site_from_runs(runs_dir, out, versions, reproductions=studies)
 
 
 def current_track_versions() -> dict[str, str]:
@@ -226,6 +287,25 @@ def current_track_versions() -> dict[str, str]:
     versions = {name: track_version(load_track(name)) for name in list_tracks()}
     versions.update(variant_track_versions(sorted(STUDIES_DIR.glob("*.yaml"))))
     return versions
+
+
+def cmd_reproductions(args: argparse.Namespace) -> int:
+    """Every study with claims decided by the runs: the verdicts, and with --markdown the page as a document."""
+    from harness.render.reproductions import reproductions_markdown
+    from harness.study import repository_reproductions
+
+    studies, errors = repository_reproductions(Path(args.runs_dir), current_track_versions(), also=args.study or [])
+    for error in errors:
+        err_console.print(f"note: study left out: {error}", highlight=False, markup=False)
+    for decided in studies:
+        console.print(claims_table(decided))
+    if args.markdown:
+        from harness.runs import atomic_write_text
+
+        text = reproductions_markdown(studies)
+        atomic_write_text(Path(args.markdown), text)
+        console.print(f"written: {Path(args.markdown).resolve()}")
+    return 2 if errors else 0
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -397,8 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
     _launcher_options(r)
     r.set_defaults(fn=cmd_run)
 
-    v = sub.add_parser("validate", help="check a submission (and track) without running it")
-    v.add_argument("submission")
+    v = sub.add_parser("validate", help="check a submission (and track), or a study file, without running it")
+    v.add_argument("submission", help="a submission YAML, or a study YAML (one with `submissions:`)")
     v.add_argument("--track")
     v.add_argument("--set", action="append", metavar="KEY=VALUE", help="check these hyperparameter overrides too")
     v.set_defaults(fn=cmd_validate)
@@ -423,6 +503,14 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--force", action="store_true")
     _launcher_options(st)
     st.set_defaults(fn=cmd_study)
+
+    rp = sub.add_parser("reproductions", help="decide the claims of every study in submissions/studies/ from the runs "
+                        "and print the verdicts (--markdown writes the Reproductions page as a document)")
+    rp.add_argument("--runs-dir", default=str(DEFAULT_RUNS_DIR))
+    rp.add_argument("--markdown", metavar="FILE", help="write the page as Markdown, e.g. docs/reproductions.md")
+    rp.add_argument("--study", action="append", metavar="STUDY.yaml",
+                    help="also a study file outside submissions/studies/ (repeatable)")
+    rp.set_defaults(fn=cmd_reproductions)
 
     lb = sub.add_parser("leaderboard", help="render the static leaderboard site from stored runs")
     lb.add_argument("--runs-dir", default=str(DEFAULT_RUNS_DIR))

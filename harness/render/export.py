@@ -108,7 +108,7 @@ def table_to_json(table: Table) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def _markdown_text(text: str, guard: bool = True) -> str:
+def markdown_text(text: str, guard: bool = True) -> str:
     """One table cell: no line breaks, no control characters, no pipes, no raw HTML (renderers pass HTML
     through), no links, and (with guard, for text cells) no formula start.
 
@@ -124,11 +124,11 @@ def _markdown_text(text: str, guard: bool = True) -> str:
 
 
 def table_to_markdown(table: Table) -> str:
-    lines = [f"### {_markdown_text(table.title)}", ""]
-    lines.append("| " + " | ".join(_markdown_text(h.label) for h in table.header) + " |")
+    lines = [f"### {markdown_text(table.title)}", ""]
+    lines.append("| " + " | ".join(markdown_text(h.label) for h in table.header) + " |")
     lines.append("|" + "|".join("---" for _ in table.header) + "|")
     for row in table.rows:
-        lines.append("| " + " | ".join(_markdown_text(f"{cell.display} {cell.detail}".strip(),
+        lines.append("| " + " | ".join(markdown_text(f"{cell.display} {cell.detail}".strip(),
                                                       guard=not _is_number(cell.value)) for cell in row) + " |")
     return "\n".join(lines) + "\n"
 

@@ -6,6 +6,8 @@ only clock reading is the generation note, pinned by `generated_at` or SOURCE_DA
 
 Layout of out_dir:
     index.html                           tracks, the rank rule, leaderboard.json
+    reproductions.html                   the papers' claims and their verdicts (linked from every page)
+    reproductions.{csv,json,md}          export of that table; reproductions.claims.json: every claim result
     track-<track>.html                   table, scatter, per-task table, invalid entries
     track-<track>.<table>.{csv,json,md}  exports of that page's tables
     tracks.{csv,json,md}                 export of the index table
@@ -23,7 +25,7 @@ import functools
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,7 +36,8 @@ from harness import __version__
 from harness.errors import ConfigError
 from harness.paths import path_component
 from harness.record import Budget, RunRecord, as_record
-from harness.render import export, load, plot, tables
+from harness.claims import CLAIM_RULE, StudyClaims
+from harness.render import export, load, plot, reproductions as repro, tables
 from harness.scoring import RANK_RULE, Leaderboard, Row, RunSummary, TrackTable, run_summary, score_runs
 from harness.selection import SELECTION_RULE
 
@@ -186,6 +189,7 @@ def build_site(
     run_files_loader: RunFilesLoader | None = None,
     generated_at: str | None = None,
     board: Leaderboard | None = None,
+    reproductions: Sequence[StudyClaims] = (),
 ) -> Path:
     """Score the records (unless `board` is given) and write the site; returns index.html.
 
@@ -203,6 +207,7 @@ def build_site(
     writer.page("index.html", "index.html.j2", title="Leaderboard", board=board, tracks=tracks_table,
                 exports=writer.exports("tracks", tracks_table))
     writer.text("leaderboard.json", export.leaderboard_to_json(board))
+    write_reproductions(writer, reproductions)
 
     for track in board.tracks:
         _write_track(writer, track, by_run)
@@ -216,6 +221,14 @@ def build_site(
                 if row.selection is not None and key[:3] == (row.track, row.submission, row.point) and key[3:] not in scored:
                     _write_run(writer, track, row, run_summary(record, None), record, samples_loader, run_files_loader)
     return out_dir / "index.html"
+
+
+def write_reproductions(writer: _Writer, studies: Sequence[StudyClaims]) -> None:
+    table = repro.reproductions_table(studies)
+    writer.page("reproductions.html", "reproductions.html.j2", title="Reproductions", table=table,
+                exports=writer.exports("reproductions", table), claim_rule=CLAIM_RULE, studies=studies)
+    writer.text("reproductions.claims.json",
+                json.dumps([s.to_json_dict() for s in studies], indent=2, ensure_ascii=False) + "\n")
 
 
 def _curve(record: RunRecord) -> list[dict] | None:
@@ -269,10 +282,12 @@ def _checkpoint_curve(record: RunRecord) -> str | None:
     return plot.curves_svg([("validation", points)])
 
 
-def build_site_from_runs(runs_dir: Path, out_dir: Path, current_versions: Mapping[str, str]) -> Path:
+def build_site_from_runs(runs_dir: Path, out_dir: Path, current_versions: Mapping[str, str],
+                         reproductions: Sequence[StudyClaims] = ()) -> Path:
     """Every finished run under runs_dir -> the site in out_dir (what `harness leaderboard` does); returns index.html."""
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         raise FileNotFoundError(f"no runs directory at {runs_dir}: run `harness run` first, or pass --runs-dir")
     return build_site(load.load_records(runs_dir), Path(out_dir), current_versions,
-                      samples_loader=load.load_samples, run_files_loader=load.load_run_files)
+                      samples_loader=load.load_samples, run_files_loader=load.load_run_files,
+                      reproductions=reproductions)

@@ -97,7 +97,7 @@ def test_rebuilding_gives_byte_identical_files(site, runs_dir, tmp_path, monkeyp
 
 def test_untrusted_text_is_escaped_everywhere(site):
     pages = {name: data.decode() for name, data in read_all(site).items() if name.endswith(".html")}
-    assert len(pages) == 2 + 5  # index, one track, five runs
+    assert len(pages) == 3 + 5  # index, reproductions, one track, five runs
     for name, html in pages.items():
         assert html.count("<script") == 1, name  # only the sort script
         assert EVIL not in html and "</script> & b" not in html, name
@@ -173,7 +173,8 @@ def test_training_curves_are_drawn_on_track_and_run_pages(tmp_path):
 
     track = (site / track_page("t")).read_text()
     assert 'id="training-curves"' in track and track.count("<svg") == 2  # scatter + curves
-    run_pages = sorted(p for p in site.rglob("*.html") if p.name not in ("index.html", track_page("t")))
+    run_pages = sorted(p for p in site.rglob("*.html")
+                       if p.name not in ("index.html", "reproductions.html", track_page("t")))
     with_curve = [p for p in run_pages if 'id="training-curve"' in p.read_text()]
     assert len(with_curve) == 2 and len(run_pages) == 3  # the base run has no curve
     # The track figure averages seeds step by step, over the steps every seed reached.

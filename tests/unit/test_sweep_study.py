@@ -81,6 +81,9 @@ def test_study_runs_every_submission_and_seed(micro_base, tmp_path):
         f"name: tiny\ntrack: {FIXTURES / 'micro-track.yaml'}\nseeds: [0, 1]\nsubmissions:\n"
         "  - submissions/baselines/base.yaml\n"
         "  - {name: sw, method: sft, hyperparameters: {learning_rate: [1.0e-3, 3.0e-3]}}\n"
+        "claims:\n"
+        "  - {id: c, paper: '004', statement: s, paper_result: p, protocol: x, claimed: '> -100',\n"
+        "     quantity: {metric: domain, entry: sw, minus: base}}\n"
     )
     _, _, subs = load_study(study)
     assert [(s.name, s.label) for s in subs] == [("base", None), ("sw", "learning_rate=0.001"), ("sw", "learning_rate=0.003")]
@@ -97,6 +100,13 @@ def test_study_runs_every_submission_and_seed(micro_base, tmp_path):
     assert set(record["validation"]) == {"parity", "copy", "reverse"}
     assert {m["split"] for m in record["validation"].values()} == {"validation"}
     assert (tmp_path / "site" / "index.html").is_file()
+    # The study's claims are decided from its runs (the sweep's chosen trial), stored beside the runs and shown on
+    # the site's Reproductions page.
+    stored = json.loads((runs / "study-tiny.claims.json").read_text())
+    assert stored["n_runs"] == 6 and stored["run_seconds"] > 0
+    (decided,) = stored["claims"]
+    assert decided["verdict"] == "reproduced" and decided["entries"][0]["seeds"] == [0, 1]
+    assert "reproduced" in (tmp_path / "site" / "reproductions.html").read_text()
     # The study's site scores against the shipped tracks (micro is a test track, so its runs are listed as
     # invalid there); leaderboard.json still shows the sweep as one entry with its two trials.
     board = json.loads((tmp_path / "site" / "leaderboard.json").read_text())
