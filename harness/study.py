@@ -165,3 +165,63 @@ def repository_reproductions(runs_dir: Path, current_versions: dict[str, str], s
         if decided is not None:
             found.append(decided)
     return found, errors
+
+
+def derive_track(track: TrackConfig, variant: TrackVariant, where: str | Path = "<study>") -> TrackConfig:
+    """`track` with the variant's dotted fields set, named TRACK.VARIANT, its `overrides` saying what changed."""
+    data = track.model_dump()
+    for dotted, value in variant.set.items():
+        field = f"track_variants.{variant.name}.set.{dotted}"
+        node: Any = data
+        parts = dotted.split(".")
+        for i, part in enumerate(parts):
+            key: Any = int(part) if isinstance(node, list) and part.isdigit() else part
+            present = (0 <= key < len(node)) if isinstance(node, list) and isinstance(key, int) else (
+                isinstance(node, dict) and key in node)
+            if not present:
+                at = ".".join(parts[:i]) or "the track"
+                have = (f"items 0..{len(node) - 1}" if isinstance(node, list) else
+                        ", ".join(sorted(map(str, node))) if isinstance(node, dict) else "no fields")
+                raise ConfigError(where, field, f"track {track.name!r} has no {part!r} under {at} (it has: {have}); "
+                                  "a variant may only change fields the track already has")
+            if i == len(parts) - 1:
+                node[key] = copy.deepcopy(value)
+            else:
+                node = node[key]
+    data["name"] = f"{track.name}.{variant.name}"
+    changed = ", ".join(f"{k}={v}" for k, v in variant.set.items())
+    data["description"] = f"{track.description} [variant {variant.name}: {changed}]"
+    data["overrides"] = dict(variant.set)
+    try:
+        return TrackConfig.model_validate(data)
+    except ValueError as e:
+        raise ConfigError(where, f"track_variants.{variant.name}", f"the variant is not a valid track: {e}") from None
+
+
+def study_tracks(study: StudyConfig, track: TrackConfig, where: str | Path = "<study>") -> list[TrackConfig]:
+    """The tracks a study runs on: its track, or each of its track variants."""
+    if not study.track_variants:
+        return [track]
+    names = [v.name for v in study.track_variants]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(where, "track_variants", f"variant names must be unique; repeated: {', '.join(dupes)}")
+    return [derive_track(track, v, where) for v in study.track_variants]
+
+
+def variant_track_versions(study_paths: list[Path]) -> dict[str, str]:
+    """Name -> version of every track variant the given study files define (the leaderboard ranks their runs like
+    any track's); a study file that does not load is left out (`harness study` reports its errors)."""
+    from harness.config import track_version
+
+    out: dict[str, str] = {}
+    for path in study_paths:
+        try:
+            study, _ = read_model_file(StudyConfig, path)
+            if not study.track_variants:
+                continue
+            for derived in study_tracks(study, load_track(study.track), path):
+                out[derived.name] = track_version(derived)
+        except ConfigError:
+            continue
+    return out
