@@ -75,9 +75,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    from harness.study import load_study
+    from harness.study import load_study, model_sources
 
     study, track, submissions = load_study(args.study)
+    sources = model_sources(submissions)  # entries other entries sample SFT data from: their models are saved
     check_for_track([t.submission for t in submissions], track, args.study)  # before any run directory exists
     from harness.runner import RunRequest, execute_run  # torch: only once the files are known to be good
     seeds = study.seeds or track.seeds
@@ -87,7 +88,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     for trial in submissions:
         for seed in seeds:
             req = RunRequest(trial.submission, track, seed, Path(args.runs_dir), args.force,
-                             curve_every=study.curve_every, trial=trial)
+                             curve_every=study.curve_every, trial=trial, save_model=trial.name in sources)
             rows += execute_run(req, err_console)
     console.print(results_table(f"{track.name} / study {study.name}", rows))
     index = build_leaderboard(Path(args.runs_dir), Path(args.out))

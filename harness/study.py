@@ -13,6 +13,10 @@
 Every (submission, seed) is an ordinary run in the runs directory: finished runs are reused, so an
 interrupted study resumes where it stopped; a sweep's trials are runs of one entry, chosen on the
 track's validation set (harness/sweep.py). The study ends with a table of the scored rows.
+
+A submission whose data recipe samples from another entry's trained model (`data: {recipe: model, submission:
+NAME}` or a `mix` source with `submission: NAME`) makes the study save that entry's model (`harness run
+--save-model`); the entry must be listed before the submissions that read it.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from harness.submissions import parse_trials
 from harness.sweep import Trial
 from harness.yaml_loader import read_yaml, with_lines
 
-__all__ = ["StudyConfig", "load_study"]
+__all__ = ["StudyConfig", "load_study", "model_sources"]
 
 
 def load_study(path: str | Path) -> tuple[StudyConfig, TrackConfig, list[Trial]]:
@@ -55,4 +59,20 @@ def load_study(path: str | Path) -> tuple[StudyConfig, TrackConfig, list[Trial]]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ConfigError(path, "submissions", f"submission names must be unique in a study; repeated: {', '.join(dupes)}")
+    for i, trial in enumerate(subs):
+        for needed in sorted(_sources_of(trial)):
+            if needed not in names[: names.index(trial.name)]:
+                raise ConfigError(path, "submissions", f"{trial.name!r} samples its data from entry {needed!r}, which must "
+                                  "be an entry of the study listed before it (its model is saved when it runs)")
     return study, track, subs
+
+
+def _sources_of(trial: Trial) -> set[str]:
+    """Entries whose saved model a trial's data recipe samples from (`data.submission`, `data.mix[i].submission`)."""
+    data = trial.submission.data
+    return {src.submission for src in data.sources() if src.source == "model" and src.submission is not None}
+
+
+def model_sources(trials: list[Trial]) -> set[str]:
+    """Entries of a study whose trained model another entry samples from: the study saves their models."""
+    return set().union(*(_sources_of(t) for t in trials)) if trials else set()
