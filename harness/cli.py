@@ -94,9 +94,10 @@ def launch(args: argparse.Namespace, requests: list) -> tuple[list[dict], int]:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    from harness.study import load_study, study_tracks
+    from harness.study import load_study, model_sources, study_tracks
 
     study, track, submissions = load_study(args.study)
+    sources = model_sources(submissions)  # entries other entries sample SFT data from: their models are saved
     tracks = study_tracks(study, track, args.study)  # the track, or each of the study's track variants
     if args.variant:
         known = [v.name for v in study.track_variants or []]
@@ -117,7 +118,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     on = track.name if len(tracks) == 1 else f"{len(tracks)} variants of {track.name}"
     err_console.print(f"[bold]study {study.name}[/]: {len(submissions)} submissions x {len(seeds)} seeds on {on}")
     requests = [RunRequest(trial.submission, t, seed, Path(args.runs_dir), args.force,
-                           curve_every=study.curve_every, trial=trial)
+                           curve_every=study.curve_every, trial=trial, save_model=trial.name in sources)
                 for t in tracks for trial in submissions for seed in seeds]
     rows, failed = launch(args, requests)
     for t in tracks:

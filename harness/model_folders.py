@@ -32,8 +32,11 @@ SAFETENSORS_PATTERNS = ("model.safetensors", "model.safetensors.index.json", "*.
 
 
 def model_folder(path: Path) -> Path | None:
-    """The model folder at `path`: the path itself, or the `model/` folder of a run saved with --save-model."""
-    for candidate in (path, path / "model"):
+    """The model folder at `path`: the `model/` folder of a run saved with --save-model, or the path itself.
+
+    The run's `model/` is looked at first: a run directory holds a config.json of its own (the run's settings),
+    which is not a model config."""
+    for candidate in (path / "model", path):
         if (candidate / "config.json").is_file():
             return candidate
     return None

@@ -23,6 +23,10 @@ With `track_variants`, every submission runs on each variant instead of the trac
 fields set otherwise, named `TRACK.VARIANT`, with `overrides` recording what changed. A variant has its own
 runs folder, its own cached base model (the pretraining recipe and task parameters are the cache key) and its
 own version (the hash covers the changed fields and `overrides`), so runs of different variants never mix.
+
+A submission whose data recipe samples from another entry's trained model (`data: {recipe: model, submission:
+NAME}` or a `mix` source with `submission: NAME`) makes the study save that entry's model (`harness run
+--save-model`); the entry must be listed before the submissions that read it.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from harness.submissions import parse_trials
 from harness.sweep import Trial
 from harness.yaml_loader import read_yaml, with_lines
 
-__all__ = ["StudyConfig", "check_claims", "decide_claims", "derive_track", "is_study_file", "load_study",
+__all__ = ["StudyConfig", "check_claims", "decide_claims", "derive_track", "is_study_file", "load_study", "model_sources",
            "repository_reproductions", "store_claims", "study_tracks", "variant_track_versions"]
 
 
@@ -109,6 +113,11 @@ def load_study(path: str | Path) -> tuple[StudyConfig, TrackConfig, list[Trial]]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ConfigError(path, "submissions", f"submission names must be unique in a study; repeated: {', '.join(dupes)}")
+    for i, trial in enumerate(subs):
+        for needed in sorted(_sources_of(trial)):
+            if needed not in names[: names.index(trial.name)]:
+                raise ConfigError(path, "submissions", f"{trial.name!r} samples its data from entry {needed!r}, which must "
+                                  "be an entry of the study listed before it (its model is saved when it runs)")
     located(lambda: check_claims(study, names, path), path, lines)
     return study, track, subs
 
@@ -225,3 +234,14 @@ def variant_track_versions(study_paths: list[Path]) -> dict[str, str]:
         except ConfigError:
             continue
     return out
+
+
+def _sources_of(trial: Trial) -> set[str]:
+    """Entries whose saved model a trial's data recipe samples from (`data.submission`, `data.mix[i].submission`)."""
+    data = trial.submission.data
+    return {src.submission for src in data.sources() if src.source == "model" and src.submission is not None}
+
+
+def model_sources(trials: list[Trial]) -> set[str]:
+    """Entries of a study whose trained model another entry samples from: the study saves their models."""
+    return set().union(*(_sources_of(t) for t in trials)) if trials else set()
