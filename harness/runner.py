@@ -27,7 +27,7 @@ from harness.evaluate import evaluate_task, summarize
 from harness.generation import Generator, open_generator
 from harness.methods import TrainContext, config_class, get_method
 from harness.lmeval_format import write_run_output
-from harness.prepare import finish_training, prepare_training
+from harness.prepare import MODEL_DIR, finish_training, prepare_training
 from harness.processes import Processes, detect, join_processes
 from harness.model_folders import check_recipe_runs
 from harness.optional_packages import require_packages
@@ -188,6 +188,10 @@ def finished_records(req: RunRequest, console: Console | None = None, adopt: boo
             console.print(f"[dim]moved this run's folder from the old folder naming to {out}[/]")
     check_owner(out, req.track.name, req.submission.name, trial=req.trial_label)
     if req.force or not is_finished(out):
+        return None
+    if req.save_model and not (out / MODEL_DIR).is_dir():  # finished without its model (e.g. by another study), and
+        if console is not None:                             # a later entry samples from it: redo it, saving the model
+            console.print(f"[dim]{out} is finished but kept no model, which another entry samples from; redoing it[/]")
         return None
     if console is not None:
         console.print(f"[dim]{out} is finished; reusing it (--force to redo)[/]")
