@@ -84,7 +84,8 @@ def step_rewards(completion: str, example: Example) -> list[tuple[int, int, floa
     given the model's previous step, not the gold chain -- and -1/(k-1) otherwise (y_t * ybar_t / (k-1) with
     y in {-1, +1}). So a right step after a wrong one still earns its reward. The answer after the '=' is one more
     step, right when it repeats the model's own last chain step. A step the model did not write, or that is not a
-    bit, earns -1/(k-1) and has no span (start = end = -1); see harness.tasks.chains for the details."""
+    bit, earns -1/(k-1); a missing step's span is the text written in its place (an early "=", the characters run
+    on past the chain), or empty at the completion's end (its end token). See harness.tasks.chains."""
     scores = score_steps(example, completion)
     unit = 1.0 / chain_length(example)
     return [(s.start, s.end, unit if s.local else -unit) for s in scores]

@@ -9,7 +9,10 @@ after TRL has generated and scored a batch:
   `credit="step"` (Eq. 6) a position's value is its own reward, with `credit="return"` the sum of its own and all
   later positions' rewards (the per-token return r_(t:), Lem. D.1). The baseline of a position is the mean value
   of that position over the prompt's group (REINFORCE's group-mean baseline, per position); the advantage lands on
-  the tokens of that step. Tokens outside every step (the "=", the end token) get no step advantage.
+  the tokens of that step. A position the model did not write lands on what it wrote instead (an early "=", a
+  chain run on past its length; harness.tasks.chains) or, when the completion ended first, on its end token, so
+  a missing answer is pushed down like a wrong one. Tokens outside every position (a well-placed "=", the end
+  token after an answer) get no step advantage; a token standing for several missing positions sums them.
 - sequence rewards (outcome, process, format) in the same list keep TRL's treatment: their weighted sum minus the
   group mean (divided by the group's standard deviation when scale_rewards is "group"), added to every token.
 
@@ -55,11 +58,28 @@ def step_advantages(rewards: torch.Tensor, group: int, credit: str = "step") -> 
     return (grouped - grouped.mean(dim=1, keepdim=True)).view_as(values)
 
 
-def spread_to_tokens(advantages: torch.Tensor, token_position: torch.Tensor) -> torch.Tensor:
-    """(completions x positions) advantages onto (completions x tokens): token -> its position (-1: none -> 0)."""
-    index = token_position.clamp(min=0)
-    out = torch.gather(advantages, 1, index)
-    return torch.where(token_position >= 0, out, torch.zeros_like(out))
+def token_positions(offsets: list[tuple[int, int]], spans: list[tuple[int, int]]) -> list[list[int]]:
+    """Per token, the positions whose character span it covers. An empty span (start == end: the completion ended
+    before that position) goes to the first token at or after it -- the end token -- or to the last token when the
+    completion was cut at its length limit."""
+    out: list[list[int]] = [[] for _ in offsets]
+    if not offsets:
+        return out
+    for p, (start, end) in enumerate(spans):
+        if start == end:
+            j = next((j for j, (a, _) in enumerate(offsets) if a >= start), len(offsets) - 1)
+            out[j].append(p)
+            continue
+        for j, (a, b) in enumerate(offsets):
+            if a < end and b > start:
+                out[j].append(p)
+    return out
+
+
+def spread_to_tokens(advantages: torch.Tensor, membership: torch.Tensor) -> torch.Tensor:
+    """(completions x positions) advantages onto (completions x tokens) through a (completions x tokens x positions)
+    0/1 membership: a token's advantage is the sum over the positions it stands for (none: 0)."""
+    return (membership.to(advantages.dtype) * advantages.unsqueeze(1)).sum(-1)
 
 
 class StepAdvantageGRPOTrainer(GRPOTrainer):
@@ -76,27 +96,24 @@ class StepAdvantageGRPOTrainer(GRPOTrainer):
     def _step_functions(self) -> list[tuple[int, Any]]:
         return [(i, f) for i, f in enumerate(self.reward_funcs) if getattr(f, "granularity", "sequence") == "step"]
 
-    def _step_rewards(self, inputs, completion_ids_list) -> tuple[torch.Tensor, list[list[int]]]:
-        """(completions x positions) weighted step rewards and, per completion, each token's position (-1: none)."""
+    def _step_rewards(self, inputs, completion_ids_list) -> tuple[torch.Tensor, list[list[list[int]]]]:
+        """(completions x positions) weighted step rewards and, per completion token, the positions it stands for."""
         funcs = self._step_functions()
         weights = self.reward_weights.cpu().tolist()
-        rewards, token_positions = [], []
+        rewards, memberships = [], []
         for row, ids in zip(inputs, completion_ids_list, strict=True):
             offsets = token_offsets(self.processing_class, list(ids))
             text = "".join(self.processing_class.decode([i], skip_special_tokens=True) for i in ids)
             total: list[float] | None = None
-            positions = [-1] * len(ids)
+            members: list[list[int]] | None = None
             for i, func in funcs:
                 spans = func.spans(text, row["item"])
                 values = [weights[i] * r for _, _, r in spans]
                 total = values if total is None else [a + b for a, b in zip(total, values, strict=True)]
-                for p, (start, end, _) in enumerate(spans):
-                    for j, (a, b) in enumerate(offsets):
-                        if start >= 0 and a < end and b > start:
-                            positions[j] = p
+                members = members or token_positions(offsets, [(a, b) for a, b, _ in spans])
             rewards.append(total)
-            token_positions.append(positions)
-        return torch.tensor(rewards, dtype=torch.float32), token_positions
+            memberships.append(members)
+        return torch.tensor(rewards, dtype=torch.float32), memberships
 
     def _sequence_advantages(self, device) -> torch.Tensor:
         """TRL's advantages from the sequence-granularity rewards alone (zero when there are none)."""
@@ -119,13 +136,14 @@ class StepAdvantageGRPOTrainer(GRPOTrainer):
     def _generate_and_score_completions(self, inputs):
         out = super()._generate_and_score_completions(inputs)
         device = out["completion_ids"].device
-        rewards, token_positions = self._step_batch
+        rewards, memberships = self._step_batch
         width = out["completion_ids"].shape[1]
-        positions = torch.full((len(token_positions), width), -1, dtype=torch.long)
-        for b, row in enumerate(token_positions):
-            positions[b, : min(len(row), width)] = torch.tensor(row[:width], dtype=torch.long)
+        membership = torch.zeros(len(memberships), width, rewards.shape[1])
+        for b, row in enumerate(memberships):
+            for j, positions in enumerate(row[:width]):
+                membership[b, j, positions] = 1.0
         per_position = step_advantages(rewards, self.num_generations, self.credit)
-        tokens = spread_to_tokens(per_position, positions).to(device)
+        tokens = spread_to_tokens(per_position, membership).to(device)
         out["advantages"] = self._sequence_advantages(device).unsqueeze(1) + tokens
         mode = "train" if self.model.training else "eval"
         for p, mean in enumerate(rewards.mean(dim=0).tolist()):
@@ -133,4 +151,5 @@ class StepAdvantageGRPOTrainer(GRPOTrainer):
         return out
 
 
-__all__ = ["CREDITS", "StepAdvantageGRPOTrainer", "spread_to_tokens", "step_advantages", "token_offsets"]
+__all__ = ["CREDITS", "StepAdvantageGRPOTrainer", "spread_to_tokens", "step_advantages", "token_offsets",
+           "token_positions"]

@@ -14,6 +14,11 @@ chain step, gold-right when it equals the gold answer.
 
 A step that is missing or not a bit is wrong both ways; the step after it is then judged from the gold
 previous value (the model gave none to build on).
+
+Every position has a span, written or not, so a per-token learning signal always has tokens to land on. A missing
+position's span is the text written in its place: a missing chain step's is the "=" that came too early; a missing
+answer's is whatever follows the k-1 chain characters when there is no "=" (a chain run on past its length); and
+when the completion simply ended, an empty span at its end, which means the end token.
 """
 
 from __future__ import annotations
@@ -36,10 +41,13 @@ class StepScore:
     """One position of a model's chain (chain steps, then the answer)."""
 
     start: int
-    """Character offset of the step in the completion (-1 when the model did not write it)."""
+    """Character offset of the step in the completion, or of the text written in its place when it is missing."""
     end: int
+    """End of that span; start == end: the completion ended before the step (its end token stands for it)."""
     local: bool
     gold: bool
+    written: bool = True
+    """False when the model wrote no character for this position."""
 
 
 def has_serial_chain(example: Example) -> bool:
@@ -59,6 +67,7 @@ def score_steps(example: Example, completion: str) -> list[StepScore]:
     xs = [int(b) for b in example.meta["relevant_bits"]]
     cut = completion.rfind("=")
     chain = completion[:cut] if cut >= 0 else completion
+    size = len(completion)
     gold_prev = xs[0]
     own_prev: int | None = xs[0]
     out = []
@@ -68,15 +77,24 @@ def score_steps(example: Example, completion: str) -> list[StepScore]:
         local_target = phi(base, xs[t])
         char = chain[t - 1] if t - 1 < len(chain) else None
         value = int(char) if char in BITS else None
-        start = t - 1 if char is not None else -1
-        out.append(StepScore(start, start + 1 if start >= 0 else -1, value == local_target, value == gold))
+        if char is not None:
+            start, end = t - 1, t
+        elif cut >= 0:  # the "=" came before this step: it stands in the step's place
+            start, end = cut, cut + 1
+        else:  # the completion ended before this step
+            start, end = size, size
+        out.append(StepScore(start, end, value == local_target, value == gold, written=char is not None))
         gold_prev, own_prev = gold, value
     answer = completion[cut + 1:].strip() if cut >= 0 else None
     own_last = own_prev
     ok_local = answer in BITS and own_last is not None and int(answer) == own_last
-    start = cut + 1 if cut >= 0 and answer else -1
-    end = len(completion.rstrip()) if start >= 0 else -1
-    out.append(StepScore(start, end, bool(ok_local), answer == example.answer))
+    if answer:
+        start, end = cut + 1, len(completion.rstrip())
+    elif cut >= 0:  # "=" and nothing after it
+        start, end = size, size
+    else:  # no "=": what came after the chain's k-1 characters took the answer's place (empty: it ended there)
+        start, end = min(len(xs) - 1, size), size
+    out.append(StepScore(start, end, bool(ok_local), answer == example.answer, written=bool(answer)))
     return out
 
 

@@ -13,7 +13,7 @@ from harness.budget import BudgetMeter, count_parameters
 from harness.config import load_track
 from harness.methods import TrainContext, config_class, get_method
 from harness.methods.base import meter_trainer
-from harness.methods.step_advantages import spread_to_tokens, step_advantages, token_offsets
+from harness.methods.step_advantages import spread_to_tokens, step_advantages, token_offsets, token_positions
 from harness.models import load_saved_model
 from harness.prepare import prepare_training
 from harness.schemas import BudgetConfig, DataRecipeConfig
@@ -73,9 +73,28 @@ def test_step_advantages_by_hand():
     assert adv.tolist() == [[1.0, 0.0, 1.0], [-1.0, 0.0, -1.0]]
     ret = step_advantages(rewards, group=2, credit="return")  # returns 1, 0, 1 and -3, -2, -1
     assert ret.tolist() == [[2.0, 1.0, 1.0], [-2.0, -1.0, -1.0]]
-    positions = torch.tensor([[0, 1, -1, 2, -1], [0, 1, -1, 2, -1]])  # "ab=c<eos>": the "=" and the end token: none
-    tokens = spread_to_tokens(adv, positions)
+    # "ab=c<eos>": the "=" and the end token stand for no position
+    members = token_positions([(0, 1), (1, 2), (2, 3), (3, 4), (4, 4)], [(0, 1), (1, 2), (3, 4)])
+    assert members == [[0], [1], [], [2], []]
+    membership = torch.zeros(2, 5, 3)
+    for j, ps in enumerate(members):
+        membership[:, j, ps] = 1.0
+    tokens = spread_to_tokens(adv, membership)
     assert tokens.tolist() == [[1.0, 0.0, 0.0, 1.0, 0.0], [-1.0, 0.0, 0.0, -1.0, 0.0]]
+
+
+def test_missing_positions_land_on_the_tokens_written_in_their_place():
+    # "abcc..." run on past a 2-step chain with no "=": the answer's penalty lands on every surplus token, so the
+    # policy is pushed toward stopping and answering (before, it landed on no token and runs collapsed into "000...")
+    assert token_positions([(0, 1), (1, 2), (2, 3), (3, 4)], [(0, 1), (1, 2), (2, 4)]) == [[0], [1], [2], [2]]
+    # "a<eos>": step 2 and the answer both missing, the completion ended: both on the end token
+    assert token_positions([(0, 1), (1, 1)], [(0, 1), (1, 1), (1, 1)]) == [[0], [1, 2]]
+    # cut at the length limit with no end token: the last token carries them
+    assert token_positions([(0, 1)], [(0, 1), (1, 1)]) == [[0, 1]]
+    adv = torch.tensor([[0.5, -1.0, -2.0]])
+    membership = torch.zeros(1, 2, 3)
+    membership[0, 0, 0] = membership[0, 1, 1] = membership[0, 1, 2] = 1.0
+    assert spread_to_tokens(adv, membership).tolist() == [[0.5, -3.0]]  # one token standing for two positions sums
 
 
 @pytest.fixture(scope="module")

@@ -87,6 +87,11 @@ def test_step_reward_scores_each_step_against_the_models_own_previous_step():
 
 def test_step_reward_spans_and_granularity():
     assert [(a, b) for a, b, _ in step_rewards("101=1", KPAR)] == [(0, 1), (1, 2), (2, 3), (4, 5)]
+    # a missing position's span is what was written in its place, so its penalty has tokens to land on
+    assert [(a, b) for a, b, _ in step_rewards("1=1", KPAR)] == [(0, 1), (1, 2), (1, 2), (2, 3)]  # early "="
+    assert [(a, b) for a, b, _ in step_rewards("1010000", KPAR)] == [(0, 1), (1, 2), (2, 3), (3, 7)]  # ran on
+    assert [(a, b) for a, b, _ in step_rewards("10", KPAR)] == [(0, 1), (1, 2), (2, 2), (2, 2)]  # ended: end token
+    assert [(a, b) for a, b, _ in step_rewards("101=", KPAR)] == [(0, 1), (1, 2), (2, 3), (4, 4)]
     assert set(GRANULARITY) == set(REWARD_NAMES) and GRANULARITY["step"] == "step"
     assert {GRANULARITY[n] for n in ("outcome", "process", "format")} == {"sequence"}
     (step, outcome) = reward_funcs(load_task("ksparse-parity"), [KPAR], ["step", "outcome"])
