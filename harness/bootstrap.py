@@ -89,7 +89,7 @@ def task_replicates(task_metrics: TaskMetrics, draws: ItemDraws, task: str) -> n
     return 100 * items[draws.indices(task, items.size)].mean(axis=1) + offset
 
 
-def _seed_mean(per_run: np.ndarray, draws: ItemDraws, key: tuple) -> np.ndarray:
+def seed_mean(per_run: np.ndarray, draws: ItemDraws, key: tuple) -> np.ndarray:
     """Mean over resampled seeds: per_run is (runs, n_boot); returns (n_boot,).
 
     The draw depends on the entry and the number of runs only, so an entry's tasks and roles
@@ -137,7 +137,7 @@ def replicate_group(runs: Sequence[RunRecord], draws: ItemDraws, key: tuple) -> 
     for task in sorted({task for run in runs for task in run.tasks}):
         having = [i for i, run in enumerate(runs) if task in run.tasks]
         value = float(np.mean([runs[i].tasks[task].score for i in having]))
-        reps = _seed_mean(np.stack([per_run[i][task] for i in having]), draws, key)
+        reps = seed_mean(np.stack([per_run[i][task] for i in having]), draws, key)
         tasks[task] = Estimated(value, reps)
 
     roles: dict[str, Estimated] = {}
@@ -150,5 +150,5 @@ def replicate_group(runs: Sequence[RunRecord], draws: ItemDraws, key: tuple) -> 
             np.mean([per_run[i][t] for t, m in runs[i].tasks.items() if m.role == role], axis=0)
             for i in having
         ]
-        roles[role] = Estimated(value, _seed_mean(np.stack(run_reps), draws, key))
+        roles[role] = Estimated(value, seed_mean(np.stack(run_reps), draws, key))
     return GroupReplicates(tasks=tasks, roles=roles, n_runs=len(runs))

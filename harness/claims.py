@@ -1,7 +1,9 @@
 """A study's claims (harness/schemas/studies.py `Claim`) decided by its runs. Pure: records in, verdicts out.
 
 Each claim names a quantity over the study's entries: one entry's score, the difference of two entries'
-scores, or their ratio, on the domain mean, the general mean or one task. The quantity gets a 95%
+scores, or their ratio, on the domain mean, the general mean, one task, or a training-curve summary
+(`curve:NAME`, e.g. curve:chain_lead: one number per run, so only seeds are resampled). A study with track
+variants reads each claim on the variant it names (`quantity.track`). The quantity gets a 95%
 bootstrap interval from harness/bootstrap.py, resampled exactly as the leaderboard resamples
 (`replicate_group` with the entry as its key): seeds per entry, then test items within each task. The
 entries of a claim share one `ItemDraws`, so a difference or a ratio is paired over items; seeds are
@@ -21,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.bootstrap import BOOTSTRAP_SEED, N_BOOT, Estimated, ItemDraws, percentile_interval, replicate_group
+from harness.bootstrap import (BOOTSTRAP_SEED, N_BOOT, Estimated, ItemDraws, percentile_interval, replicate_group,
+                               seed_mean)
 from harness.record import RunRecord, as_record
 from harness.schemas.studies import Claim
 from harness.scoring import Estimate, invalid_reason
@@ -33,9 +36,10 @@ VERDICTS = (REPRODUCED, CONTRADICTED, INCONCLUSIVE, NOT_RUN)
 CLAIM_RULE = (
     "Each claim is a rule 'quantity OP number' over a study's entries, where the quantity is one entry's score, "
     "the difference of two entries' scores or their ratio (domain mean, general mean or one task, in points "
-    "0-100). Its 95% interval comes from the leaderboard's bootstrap: seeds resampled per entry, then test items "
-    "within each task, with the same item draws for every entry, so differences and ratios are paired over items "
-    "(a ratio is bootstrapped as the ratio itself). The verdict is 'reproduced' when the whole interval lies on "
+    "0-100), or a training-curve summary such as curve:chain_lead. Its 95% interval comes from the leaderboard's "
+    "bootstrap: seeds resampled per entry, then test items within each task, with the same item draws for every "
+    "entry, so differences and ratios are paired over items (a ratio is bootstrapped as the ratio itself); a curve "
+    "summary is one number per run, so only its seeds are resampled. The verdict is 'reproduced' when the whole interval lies on "
     "the claimed side of the number, 'contradicted' when the whole interval lies on the other side, and "
     "'inconclusive' otherwise. Only valid runs of the study's seeds count (finished, within budget, on the "
     "current track version); a claim whose entries have no valid run is 'not run'. No verdict is written by hand."
@@ -131,10 +135,23 @@ def _entry_runs(records: list[RunRecord], label: str, current_versions: Mapping[
     return _Runs(valid, mine[0].entry, notes)
 
 
-def _metric(group, metric: str) -> Estimated | None:
+def _metric(runs: list[RunRecord], draws: ItemDraws, key: tuple, metric: str) -> Estimated | None:
+    if metric.startswith("curve:"):
+        return _curve_metric(runs, draws, key, metric.removeprefix("curve:"))
+    group = replicate_group(runs, draws, key)
     if metric.startswith("task:"):
         return group.tasks.get(metric.removeprefix("task:"))
     return group.roles.get(metric)
+
+
+def _curve_metric(runs: list[RunRecord], draws: ItemDraws, key: tuple, name: str) -> Estimated | None:
+    """A curve summary (one number per run): the mean over seeds, replicates resampling the seeds only, with the
+    same seed draws as the entry's scores. None when no run has it."""
+    values = [float(r.curve_summary[name]) for r in runs if r.curve_summary and r.curve_summary.get(name) is not None]
+    if not values:
+        return None
+    per_run = np.repeat(np.asarray(values)[:, None], draws.n_boot, axis=1)
+    return Estimated(float(np.mean(values)), seed_mean(per_run, draws, key))
 
 
 def _estimate(value: float, replicates: np.ndarray) -> Estimate:
@@ -159,7 +176,7 @@ def evaluate_claim(claim: Claim, records: Sequence[RunRecord], study: str, track
         if not found.runs:
             missing.append(f"{label}: no valid run")
             continue
-        est = _metric(replicate_group(found.runs, draws, found.key), q.metric)
+        est = _metric(found.runs, draws, found.key, q.metric)
         if est is None:
             missing.append(f"{label}: its runs have no {q.metric} score")
             continue
@@ -191,11 +208,16 @@ def evaluate_claim(claim: Claim, records: Sequence[RunRecord], study: str, track
 def evaluate_claims(claims: Iterable[Claim], records: Iterable[RunRecord | Mapping], study: str, track: str,
                     current_versions: Mapping[str, str], seeds: Iterable[int] | None = None,
                     n_boot: int = N_BOOT, seed: int = BOOTSTRAP_SEED) -> list[ClaimResult]:
-    """Every claim of a study, decided by the study's runs: records of `track` (and of `seeds`, when given)."""
+    """Every claim of a study, decided by the study's runs: records of the claim's track (`quantity.track`, else
+    `track`) and of `seeds`, when given."""
     wanted = None if seeds is None else set(seeds)
-    mine = [r for r in map(as_record, records) if r.track == track and (wanted is None or r.seed in wanted)]
-    draws = ItemDraws(track, n_boot=n_boot, seed=seed)  # one draw for every entry: pairs the items
-    return [evaluate_claim(claim, mine, study, track, current_versions, draws) for claim in claims]
+    mine = [r for r in map(as_record, records) if wanted is None or r.seed in wanted]
+    results = []
+    for claim in claims:
+        on = claim.quantity.track or track
+        draws = ItemDraws(on, n_boot=n_boot, seed=seed)  # one draw for every entry: pairs the items
+        results.append(evaluate_claim(claim, [r for r in mine if r.track == on], study, on, current_versions, draws))
+    return results
 
 
 def verdict_counts(results: Iterable[ClaimResult]) -> dict[str, int]:
@@ -232,12 +254,12 @@ class StudyClaims:
 
 def study_claims(study: str, path: str, track: str, claims: Sequence[Claim], seeds: Sequence[int],
                  entry_names: Sequence[str], records: Iterable[RunRecord | Mapping],
-                 current_versions: Mapping[str, str]) -> StudyClaims:
-    """A study's claims decided by its runs: the records of its track, seeds and entries (`entry_names`: its
-    submission names; a point's runs belong to their submission)."""
-    names, wanted = set(entry_names), set(seeds)
+                 current_versions: Mapping[str, str], tracks: Sequence[str] | None = None) -> StudyClaims:
+    """A study's claims decided by its runs: the records of its tracks (`tracks`: its track variants, else
+    `track`), seeds and entries (`entry_names`: its submission names; a point's runs belong to their submission)."""
+    names, wanted, on = set(entry_names), set(seeds), set(tracks or [track])
     mine = [r for r in map(as_record, records)
-            if r.track == track and r.seed in wanted and r.submission in names]
+            if r.track in on and r.seed in wanted and r.submission in names]
     results = evaluate_claims(claims, mine, study, track, current_versions)
     valid = [r for r in mine if invalid_reason(r, current_versions) is None]
     return StudyClaims(study, path, track, tuple(seeds), tuple(results), len(valid),

@@ -68,12 +68,26 @@ def split_entry(label: str) -> tuple[str, str | None]:
     return name.strip(), (point.strip() or None) if sep else None
 
 
-def check_claims(study: StudyConfig, entries: list[str], path: str | Path) -> None:
+def check_claims(study: StudyConfig, entries: list[str], path: str | Path, track: str | None = None) -> None:
     """Every entry a claim names is one of the study's submissions (`NAME`, or `NAME @ POINT` for one point of
-    an entry that yields several); all unknown names are reported together, each with its field."""
+    an entry that yields several); a claim of a study with track variants names its variant (`quantity.track`);
+    a curve metric needs the study's curve_every. All errors are reported together, each with its field."""
     errors = []
     known = ", ".join(entries)
+    track = track or study.track
+    variants = [f"{track}.{v.name}" for v in study.track_variants or []]
     for i, claim in enumerate(study.claims or []):
+        q = claim.quantity
+        if variants and q.track not in variants:
+            errors.append(ConfigError(path, f"claims.{i}.quantity.track",
+                                      f"{'no track' if q.track is None else repr(q.track)} given; study {study.name} "
+                                      f"runs on track variants, so claim {claim.id} must name one: {', '.join(variants)}"))
+        elif not variants and q.track not in (None, track):
+            errors.append(ConfigError(path, f"claims.{i}.quantity.track",
+                                      f"{q.track!r} is not this study's track; leave it out (the study runs on {track})"))
+        if q.metric.startswith("curve:") and study.curve_every is None:
+            errors.append(ConfigError(path, f"claims.{i}.quantity.metric",
+                                      f"{q.metric} reads the runs' training curves; set the study's curve_every"))
         for field, label in claim.quantity.entries().items():
             name, point = split_entry(label)
             if name not in entries:
@@ -118,7 +132,7 @@ def load_study(path: str | Path) -> tuple[StudyConfig, TrackConfig, list[Trial]]
             if needed not in names[: names.index(trial.name)]:
                 raise ConfigError(path, "submissions", f"{trial.name!r} samples its data from entry {needed!r}, which must "
                                   "be an entry of the study listed before it (its model is saved when it runs)")
-    located(lambda: check_claims(study, names, path), path, lines)
+    located(lambda: check_claims(study, names, path, track.name), path, lines)
     return study, track, subs
 
 
@@ -138,9 +152,11 @@ def decide_claims(path: str | Path, records: list, current_versions: dict[str, s
     if not study.claims:
         return None
     names = [t.name for t in trials if t.index == 0]
-    versions = {**current_versions, track.name: track_version(track)}  # a study may name a track file of its own
+    tracks = study_tracks(study, track, path)
+    # a study may name a track file of its own, and each variant has its own version
+    versions = {**current_versions, **{t.name: track_version(t) for t in tracks}}
     return study_claims(study.name, shown_path(path), track.name, study.claims, study.seeds or track.seeds, names,
-                        records, versions)
+                        records, versions, tracks=[t.name for t in tracks])
 
 
 def claims_file(runs_dir: Path, study: str) -> Path:

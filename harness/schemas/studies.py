@@ -28,7 +28,8 @@ class TrackVariant(Strict):
 
 CLAIM_ID = r"^[a-z0-9][a-z0-9-]{0,63}$"
 PAPER_ID = r"^[0-9]{3}$"
-METRIC_RULE = "'domain', 'general' or 'task:NAME' (one task's score)"
+METRIC_RULE = ("'domain', 'general', 'task:NAME' (one task's score) or 'curve:NAME' (a run's training-curve summary, "
+               "e.g. curve:chain_lead; needs the study's curve_every)")
 CLAIMED_RULE = "'OP NUMBER' with OP one of >, >=, <, <= (e.g. '> 0', '>= 0.9')"
 _OPERATORS = (">=", "<=", ">", "<")  # two-character ones first
 
@@ -58,11 +59,15 @@ class ClaimQuantity(Strict):
     """Subtract this entry's score (paired over items; seeds resampled per entry)."""
     over: str | None = None
     """Divide by this entry's score (a bootstrap of the ratio)."""
+    track: str | None = None
+    """A study with track_variants: the variant track the entries are read on ('TRACK.VARIANT'); required there,
+    and must be the study's track (or left out) otherwise."""
 
     @field_validator("metric")
     @classmethod
     def _metric(cls, value: str) -> str:
-        if value in ("domain", "general") or (value.startswith("task:") and len(value) > len("task:")):
+        prefix, _, name = value.partition(":")
+        if value in ("domain", "general") or (prefix in ("task", "curve") and name):
             return value
         raise ValueError(f"{value!r} is not a metric: use {METRIC_RULE}")
 
@@ -86,10 +91,12 @@ class ClaimQuantity(Strict):
         def one(name: str) -> str:
             return f"{self.metric}({name})"
         if self.minus is not None:
-            return f"{one(self.entry)} - {one(self.minus)}"
-        if self.over is not None:
-            return f"{one(self.entry)} / {one(self.over)}"
-        return one(self.entry)
+            formula = f"{one(self.entry)} - {one(self.minus)}"
+        elif self.over is not None:
+            formula = f"{one(self.entry)} / {one(self.over)}"
+        else:
+            formula = one(self.entry)
+        return formula if self.track is None else f"{formula} on {self.track}"
 
 
 class Claim(Strict):

@@ -135,6 +135,76 @@ def test_a_point_of_an_entry_is_named_with_at():
     assert result.estimate.value == pytest.approx(20.0) and result.verdict == REPRODUCED
 
 
+def test_a_curve_metric_reads_each_runs_curve_summary_and_resamples_seeds_only():
+    def with_lead(submission, leads):
+        runs = []
+        for s, lead in enumerate(leads):
+            r = record(submission, items(100, seed=s), items(100, seed=s), seed=s)
+            r["curve_summary"] = {"chain_lead": lead}
+            runs.append(r)
+        return runs
+
+    stepwise, together = with_lead("nt", [30.0, 25.0, 35.0]), with_lead("rl", [1.0, -2.0, 2.0])
+    lead = claim({"metric": "curve:chain_lead", "entry": "nt", "minus": "rl"})
+    (result,) = decide([lead], stepwise + together)
+    assert result.estimate.value == pytest.approx(30.0 - 1 / 3) and result.verdict == REPRODUCED
+    assert result.quantity == "curve:chain_lead(nt) - curve:chain_lead(rl)"
+    # the runs' curves say otherwise: the verdict follows
+    (flipped,) = decide([lead], with_lead("nt", [0.0, -3.0, 1.0]) + with_lead("rl", [20.0, 30.0, 25.0]))
+    assert flipped.verdict == CONTRADICTED
+    # one seed: its value, no spread from items (a curve summary has none)
+    (one,) = decide([claim({"metric": "curve:chain_lead", "entry": "rl"}, "< 10")], together[:1])
+    assert (one.estimate.low, one.estimate.high) == (1.0, 1.0) and one.verdict == REPRODUCED
+    # runs without a curve: not run, saying why
+    (none,) = decide([claim({"metric": "curve:chain_lead", "entry": "a"})], [record("a", items(10), items(10))])
+    assert none.verdict == NOT_RUN and "no curve:chain_lead score" in none.notes[0]
+
+
+def test_a_claim_on_a_track_variant_reads_that_variants_runs():
+    runs = [record("b", items(150, seed=s), items(50), seed=s, track="t.v1") for s in range(2)]
+    runs += [record("b", items(20, seed=s), items(50), seed=s, track="t.v2") for s in range(2)]
+    runs += [record("a", items(50, seed=s), items(50), seed=s, track=t) for s in range(2) for t in ("t.v1", "t.v2")]
+    versions = {"t.v1": "v1", "t.v2": "v1"}
+    q = {"metric": "domain", "entry": "b", "minus": "a"}
+    up, down = (claim({**q, "track": t}, id=t.replace(".", "-")) for t in ("t.v1", "t.v2"))
+    r1, r2 = evaluate_claims([up, down], runs, "study", "t", versions, n_boot=300)
+    assert (r1.track, r1.verdict, r1.estimate.value) == ("t.v1", REPRODUCED, pytest.approx(50.0))
+    assert (r2.track, r2.verdict, r2.estimate.value) == ("t.v2", CONTRADICTED, pytest.approx(-15.0))
+    assert r1.quantity == "domain(b) - domain(a) on t.v1"
+
+
+VARIANT_STUDY = """name: v
+track: tiny-parity-rare
+seeds: [0]
+curve_every: CURVE
+track_variants:
+  - {name: short, set: {base_model.pretrain.steps: 100}}
+submissions:
+  - submissions/baselines/base.yaml
+  - submissions/baselines/sft.yaml
+claims:
+  - {id: c1, paper: "002", statement: s, paper_result: p, protocol: x, quantity: QUANTITY, claimed: "> 0"}
+"""
+
+
+@pytest.mark.parametrize("quantity, curve, field, message", [
+    ("{metric: domain, entry: sft, minus: base}", "5", "claims.0.quantity.track",
+     "must name one: tiny-parity-rare.short"),
+    ("{metric: domain, entry: sft, track: tiny-parity-rare.long}", "5", "claims.0.quantity.track", "'tiny-parity-rare.long'"),
+    ("{metric: 'curve:chain_lead', entry: sft, track: tiny-parity-rare.short}", "null", "claims.0.quantity.metric",
+     "set the study's curve_every"),
+])
+def test_variant_and_curve_claims_are_checked_against_the_study(tmp_path, quantity, curve, field, message):
+    path = tmp_path / "v.yaml"
+    path.write_text(VARIANT_STUDY.replace("QUANTITY", quantity).replace("CURVE", curve))
+    with pytest.raises(ConfigError) as err:
+        load_study(path)
+    assert f"field '{field}'" in str(err.value) and message in str(err.value)
+    path.write_text(VARIANT_STUDY.replace("QUANTITY", "{metric: 'curve:chain_lead', entry: sft, "
+                                          "track: tiny-parity-rare.short}").replace("CURVE", "5"))
+    assert load_study(path)[0].claims[0].quantity.track == "tiny-parity-rare.short"
+
+
 # --- the schema: located errors -----------------------------------------------------------------------------------
 
 STUDY = """name: s
