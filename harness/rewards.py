@@ -82,8 +82,9 @@ def step_rewards(completion: str, example: Example) -> list[tuple[int, int, floa
 
     Step t of the chain earns +1/(k-1) when it equals phi(the model's OWN step t-1, x_i(t+1)) -- the correct value
     given the model's previous step, not the gold chain -- and -1/(k-1) otherwise (y_t * ybar_t / (k-1) with
-    y in {-1, +1}). So a right step after a wrong one still earns its reward. The answer after the '=' is one more
-    step, right when it repeats the model's own last chain step. A step the model did not write, or that is not a
+    y in {-1, +1}). So a right step after a wrong one still earns its reward. The answer is one more
+    step, read by position (k-1 chain characters, '=', one bit), right when it repeats the model's own last chain
+    step; surplus text after the chain makes it wrong and is its span. A step the model did not write, or that is not a
     bit, earns -1/(k-1); a missing step's span is the text written in its place (an early "=", the characters run
     on past the chain), or empty at the completion's end (its end token). See harness.tasks.chains."""
     scores = score_steps(example, completion)

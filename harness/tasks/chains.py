@@ -9,16 +9,19 @@ Two ways to call step t of a model's chain right:
   reward ("the correct label of y_t given y_(:t-1)", Eq. 5 and Eq. 175). A right step after a wrong one
   still counts. For t = 1 the previous values are input bits, so local = gold.
 - gold: the step equals the gold y_t computed from the input alone (SFT's label, Sec. 3.2).
-The answer after the last "=" is one more position: locally right when it repeats the model's own last
-chain step, gold-right when it equals the gold answer.
+The answer is one more position, read by position as the paper's fixed-length output is: the completion must be
+exactly the k-1 chain characters, "=", and one bit. It is locally right when that bit repeats the model's own
+last chain step, gold-right when it equals the gold answer. Anything else after the chain (a chain run on past
+k-1 characters, several answers "1=1=1") makes the answer wrong, so such text cannot earn the answer's reward.
+(The task's grader, which decides the domain score, reads the answer after the last "=" as before.)
 
 A step that is missing or not a bit is wrong both ways; the step after it is then judged from the gold
 previous value (the model gave none to build on).
 
 Every position has a span, written or not, so a per-token learning signal always has tokens to land on. A missing
-position's span is the text written in its place: a missing chain step's is the "=" that came too early; a missing
-answer's is whatever follows the k-1 chain characters when there is no "=" (a chain run on past its length); and
-when the completion simply ended, an empty span at its end, which means the end token.
+step's span is the "=" that came too early, or an empty span at the completion's end (its end token) when the
+completion ended first. The answer's span is everything after the chain's k-1 characters but the "=" right after
+them (so surplus text is charged to it), or the end token when nothing follows.
 """
 
 from __future__ import annotations
@@ -65,7 +68,8 @@ def score_steps(example: Example, completion: str) -> list[StepScore]:
         raise ValueError("per-step scores need an example with a serial chain rule (a ksparse task)")
     phi = PHI[example.meta["phi"]]
     xs = [int(b) for b in example.meta["relevant_bits"]]
-    cut = completion.rfind("=")
+    steps = len(xs) - 1
+    cut = completion.find("=")
     chain = completion[:cut] if cut >= 0 else completion
     size = len(completion)
     gold_prev = xs[0]
@@ -85,15 +89,16 @@ def score_steps(example: Example, completion: str) -> list[StepScore]:
             start, end = size, size
         out.append(StepScore(start, end, value == local_target, value == gold, written=char is not None))
         gold_prev, own_prev = gold, value
-    answer = completion[cut + 1:].strip() if cut >= 0 else None
-    own_last = own_prev
-    ok_local = answer in BITS and own_last is not None and int(answer) == own_last
-    if answer:
-        start, end = cut + 1, len(completion.rstrip())
-    elif cut >= 0:  # "=" and nothing after it
-        start, end = size, size
-    else:  # no "=": what came after the chain's k-1 characters took the answer's place (empty: it ended there)
-        start, end = min(len(xs) - 1, size), size
+    well_placed = cut == steps  # the "=" right after the k-1 chain characters
+    answer = completion[cut + 1:].rstrip() if well_placed else None
+    ok_local = answer in BITS and own_prev is not None and int(answer) == own_prev
+    if well_placed:  # the answer and anything after it
+        start, end = cut + 1, max(cut + 1, len(completion.rstrip()))
+    else:  # no "=" after the chain: the run-on text (or the early "=") onwards; the end token when nothing follows
+        start = min(steps, cut) if 0 <= cut < steps else min(steps, size)
+        end = size
+    if start == end:
+        start = end = size
     out.append(StepScore(start, end, bool(ok_local), answer == example.answer, written=bool(answer)))
     return out
 

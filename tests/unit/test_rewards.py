@@ -88,7 +88,12 @@ def test_step_reward_scores_each_step_against_the_models_own_previous_step():
 def test_step_reward_spans_and_granularity():
     assert [(a, b) for a, b, _ in step_rewards("101=1", KPAR)] == [(0, 1), (1, 2), (2, 3), (4, 5)]
     # a missing position's span is what was written in its place, so its penalty has tokens to land on
-    assert [(a, b) for a, b, _ in step_rewards("1=1", KPAR)] == [(0, 1), (1, 2), (1, 2), (2, 3)]  # early "="
+    assert [(a, b) for a, b, _ in step_rewards("1=1", KPAR)] == [(0, 1), (1, 2), (1, 2), (1, 3)]  # early "="
+    # the answer is read by position (k-1 chain characters, "=", one bit): repeated answers after a right chain
+    # are wrong, and the whole surplus is the answer's span (a policy once learned to append "=1=1=1" unscored)
+    assert _step("101=1=1") == [1, 1, 1, -1]
+    assert step_rewards("101=1=1", KPAR)[-1][:2] == (4, 7)
+    assert _step("10111=1") == [1, 1, 1, -1]  # a chain run on past k-1 characters, then an answer
     assert [(a, b) for a, b, _ in step_rewards("1010000", KPAR)] == [(0, 1), (1, 2), (2, 3), (3, 7)]  # ran on
     assert [(a, b) for a, b, _ in step_rewards("10", KPAR)] == [(0, 1), (1, 2), (2, 2), (2, 2)]  # ended: end token
     assert [(a, b) for a, b, _ in step_rewards("101=", KPAR)] == [(0, 1), (1, 2), (2, 3), (4, 4)]
