@@ -2,7 +2,7 @@
 
 A name becomes a folder, a leaderboard row, a page title and a CSV cell, so it is held to one rule,
 stated in every refusal (NAME_RULE): 1 to 64 characters from ASCII letters, digits, "_", "-" and ".",
-starting with a letter or a digit. No path separator, "..", space, control character, bidirectional
+starting with a letter or a digit, not ending with ".". No path separator, "..", space, control character, bidirectional
 override or look-alike Unicode can pass, so a name cannot climb out of the runs or cache roots even
 before `harness.paths` escapes it, and two names that look alike are the same name.
 
@@ -22,14 +22,15 @@ NAME_MAX = 64
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 NAME_CHARS = _ALNUM | frozenset("_.-")
 NAME_RULE = (f"a name is 1 to {NAME_MAX} characters from ASCII letters, digits, '_', '-' and '.', starting with a "
-             "letter or a digit (e.g. sft-lr-small)")
+             "letter or a digit and not ending with '.' (e.g. sft-lr-small)")
 RESERVED_BASE = "base"
 """The reference entry's name: only method `base` may use it (in any letter case, so `Base` cannot pose as it)."""
 
 
 def check_name(value: str) -> str:
     """`value` if it follows NAME_RULE, else a ValueError that states the rule."""
-    if not (0 < len(value) <= NAME_MAX and value[0] in _ALNUM and set(value) <= NAME_CHARS):
+    # a trailing "." would not be its own folder name (harness.paths escapes it: some file systems drop it)
+    if not (0 < len(value) <= NAME_MAX and value[0] in _ALNUM and set(value) <= NAME_CHARS and value[-1] != "."):
         shown = value if len(value) <= 80 else value[:80] + "..."
         raise ValueError(f"{shown!r} is not a valid name: {NAME_RULE}")
     return value
