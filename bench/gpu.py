@@ -45,26 +45,6 @@ TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_atte
             vocab_size=512, seq_len=64, batch_size=4, steps=2, warmup=1, eval_prompts=8, prompt_len=16, new_tokens=8)
 
 
-def bench_tokenizer(vocab_size: int):
-    """The tiny tracks' character tokenizer (and chat template) with filler tokens up to the model's vocabulary, so
-    every id a random model generates decodes."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    from harness.tokenizer import ALPHABET, CHAT_TEMPLATE, SPECIAL_TOKENS
-
-    vocab = {t: i for i, t in enumerate(SPECIAL_TOKENS + sorted(set(ALPHABET)))}
-    vocab.update({f"<t{i}>": i for i in range(len(vocab), vocab_size)})
-    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.Split("", behavior="isolated")
-    core.decoder = decoders.Fuse()
-    core.add_special_tokens(SPECIAL_TOKENS)
-    tok = PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>",
-                                  unk_token="<unk>", extra_special_tokens=["<|user|>", "<|assistant|>"])
-    tok.chat_template = CHAT_TEMPLATE
-    return tok
-
-
 def build_model(shape: dict, tok, dtype, device: str, attn: str | None, seed: int = 0):
     import torch
     from transformers import AutoModelForCausalLM, Qwen2Config
@@ -260,6 +240,7 @@ def main(argv: list[str] | None = None) -> dict:
     from rich.table import Table
 
     from harness.cli import _quiet_libraries
+    from harness.tokenizer import build_char_tokenizer
 
     _quiet_libraries()
     if args.threads or args.tiny:  # one thread: a tiny model on a shared CPU spends its time waiting for threads
@@ -280,7 +261,7 @@ def main(argv: list[str] | None = None) -> dict:
                            (args.backend == "vllm", "vllm")):
         if wanted and not installed(module):
             sys.exit(f"{module} is not installed: {INSTALL[module]}")
-    tok = bench_tokenizer(shape["vocab_size"])
+    tok = build_char_tokenizer(vocab_size=shape["vocab_size"])
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         train = train_both(shape, args, tok, dtype, Path(tmp))

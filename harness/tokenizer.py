@@ -21,8 +21,12 @@ CHAT_TEMPLATE = (
 )
 
 
-def build_char_tokenizer(alphabet: str = ALPHABET) -> PreTrainedTokenizerFast:
+def build_char_tokenizer(alphabet: str = ALPHABET, vocab_size: int | None = None) -> PreTrainedTokenizerFast:
+    """One token per character of `alphabet`, the special tokens and the chat template. `vocab_size` pads the
+    vocabulary with filler tokens `<tN>` up to that size (a model with a larger vocabulary, e.g. bench/gpu.py's
+    randomly initialised one, then generates only ids that decode)."""
     vocab = {tok: i for i, tok in enumerate(SPECIAL_TOKENS + sorted(set(alphabet)))}
+    vocab.update({f"<t{i}>": i for i in range(len(vocab), vocab_size or 0)})
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.Split("", behavior="isolated")
     core.decoder = decoders.Fuse()

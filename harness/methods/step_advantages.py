@@ -32,11 +32,15 @@ from trl import GRPOTrainer
 CREDITS = ("step", "return")
 
 
-def token_offsets(tokenizer, ids: list[int]) -> list[tuple[int, int]]:
+def token_pieces(tokenizer, ids: list[int]) -> list[str]:
+    """Each completion token decoded on its own (special tokens are empty); joined, they are the completion."""
+    return [tokenizer.decode([i], skip_special_tokens=True) for i in ids]
+
+
+def token_offsets(tokenizer, ids: list[int], pieces: list[str] | None = None) -> list[tuple[int, int]]:
     """Character span of each completion token in the decoded completion (special tokens are empty)."""
     spans, at = [], 0
-    for i in ids:
-        piece = tokenizer.decode([i], skip_special_tokens=True)
+    for piece in pieces if pieces is not None else token_pieces(tokenizer, ids):
         spans.append((at, at + len(piece)))
         at += len(piece)
     return spans
@@ -102,8 +106,8 @@ class StepAdvantageGRPOTrainer(GRPOTrainer):
         weights = self.reward_weights.cpu().tolist()
         rewards, memberships = [], []
         for row, ids in zip(inputs, completion_ids_list, strict=True):
-            offsets = token_offsets(self.processing_class, list(ids))
-            text = "".join(self.processing_class.decode([i], skip_special_tokens=True) for i in ids)
+            pieces = token_pieces(self.processing_class, list(ids))  # decoded once: the offsets and the text
+            offsets, text = token_offsets(self.processing_class, list(ids), pieces), "".join(pieces)
             total: list[float] | None = None
             members: list[list[int]] | None = None
             for i, func in funcs:
